@@ -22,7 +22,7 @@ BUILD    := build
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wvla -Wundef -Wcast-align \
         -Wwrite-strings -Wnull-dereference -Wno-unused-parameter
-PKGS     := fuse3 libevent libsodium libxml-2.0
+PKGS     := fuse3 libevent libsodium libxml-2.0 libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -44,6 +44,7 @@ FUZZ_SRC    := $(wildcard test/fuzz/fuzz_*.c)
 EXAMPLE_SRC := $(filter-out %_mpi.c,$(wildcard examples/*.c))
 EXAMPLE_MPI := $(wildcard examples/*_mpi.c)
 BENCH_SRC   := $(wildcard test/bench/*.c)
+TOOL_SRC    := $(wildcard test/tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 san = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
@@ -62,7 +63,8 @@ PROGRAMS := $(if $(wildcard rules/resched_rule_main.c),bin/resched-rule) \
             $(if $(wildcard fs/fs_main.c),bin/reschedfs) \
             $(patsubst examples/%.c,bin/%,$(EXAMPLE_SRC)) \
             $(patsubst examples/%.c,bin/%,$(EXAMPLE_MPI)) \
-            $(patsubst test/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+            $(patsubst test/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)) \
+            $(patsubst test/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 LIBS := $(if $(MIG_SRC),$(LIBMIG) $(LIBMIGSO)) $(if $(MIGMPI_SRC),$(LIBMIGMPI))
 
 .PHONY: all deps test unit asan fuzz fuzz-short integration bench demo \
@@ -114,6 +116,11 @@ bin/%_mpi: examples/%_mpi.c $(LIBMIGMPI) $(LIBMIG) $(FLAGS_STAMP)
 	$(MPICC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBMIGMPI) $(LIBMIG) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/test/bench/%.o $(LIBFS) $(LIBAGENT) $(LIBRULES) $(LIBCOMMON) $(if $(MIG_SRC),$(LIBMIG))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test helper programs (test/tools/X.c -> build/tools/X), linked like benches.
+$(BUILD)/tools/%: $(BUILD)/obj/test/tools/%.o $(LIBFS) $(LIBAGENT) $(LIBRULES) $(LIBCOMMON) $(if $(MIG_SRC),$(LIBMIG))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -182,3 +189,6 @@ clean:
 	rm -rf $(BUILD) bin lib
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The s390x (big-endian) build of test_tree, for heterogeneous migration.
+-include migrate/cross.mk

@@ -8,7 +8,7 @@ PKGS="gcc make pkg-config clang libclang-rt-14-dev
       openmpi-bin libopenmpi-dev
       inotify-tools iproute2 procps util-linux
       gnuplot-nox iperf3 hyperfine
-      qemu-user gcc-s390x-linux-gnu libc6-dev-s390x-cross"
+      libxxhash-dev qemu-user gcc-s390x-linux-gnu libc6-dev-s390x-cross"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
