@@ -28,6 +28,10 @@ CL_CG_CPU=/sys/fs/cgroup/cpu
 CL_CG_CPUACCT=/sys/fs/cgroup/cpuacct
 CL_CG_MEM=/sys/fs/cgroup/memory
 CL_CG_V2=/sys/fs/cgroup/unified
+# "ADDR NAMESPACE CGROUP" per host, read by examples/netns-rsh.sh so that
+# mpirun can start ranks on the namespaced hosts.
+CL_MAP=/tmp/resched-cluster-$CL_ID.map
+export RESCHED_CLUSTER_MAP=$CL_MAP
 
 cluster_need_root() {
     if [ "$(id -u)" != 0 ]; then
@@ -43,6 +47,7 @@ cluster_init() {
     ip link add "$CL_BR" type bridge || { echo "cannot create a bridge"; exit 77; }
     ip addr add "$CL_REG_ADDR/24" dev "$CL_BR"
     ip link set "$CL_BR" up
+    : > "$CL_MAP"
 }
 
 cluster_ns() { echo "rs$CL_ID-$1"; }
@@ -77,6 +82,7 @@ cluster_add_host() {
     for _d in "$CL_CG_CPU" "$CL_CG_CPUACCT" "$CL_CG_MEM" "$CL_CG_V2"; do
         [ -d "$_d" ] && mkdir -p "$_d/$_cg" 2>/dev/null
     done
+    echo "$_addr $_ns $_cg $_name" >> "$CL_MAP"
     if [ -n "$_quota" ] && [ -d "$CL_CG_CPU/$_cg" ]; then
         echo 100000 > "$CL_CG_CPU/$_cg/cpu.cfs_period_us"
         echo $((_quota * 1000)) > "$CL_CG_CPU/$_cg/cpu.cfs_quota_us"
@@ -135,6 +141,7 @@ cluster_cleanup() {
         ip netns del "$(cluster_ns "$_h")" 2>/dev/null
     done
     ip link del "$CL_BR" 2>/dev/null
+    rm -f "$CL_MAP"
     [ -n "${CL_EXTRA_CLEANUP:-}" ] && eval "$CL_EXTRA_CLEANUP"
     exit $_rc
 }
