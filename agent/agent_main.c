@@ -1,0 +1,263 @@
+/*
+ * agent_main.c — bin/resched-agent: options (DESIGN §2), then one of the
+ * modes: --once (measure one interval, print, exit) or the daemon (talks
+ * to the registry; added with agent_net.c, entered through run_daemon).
+ */
+#include "agent/monitor.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "rules/rules.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RESCHED_SHARE_DIR
+#define RESCHED_SHARE_DIR "/usr/local/share/resched"
+#endif
+#define RUN_DIR_DEFAULT "/run/resched"
+#define ONCE_INTERVAL_DEFAULT 1.0
+
+struct agent_opts {
+	const char *registry;  /* ADDR:PORT, NULL in --once */
+	const char *key;       /* shared key file, or NULL */
+	char name[256];        /* --name, default the hostname */
+	const char *cgroup;    /* NULL: the whole machine */
+	double interval;       /* --interval, 0: from the rule set */
+	const char *run_dir;
+	char scripts[PATH_MAX];
+	char rules[PATH_MAX];
+	int once;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: resched-agent --registry ADDR:PORT [--key FILE] [--name NAME]\n"
+		"                     [--cgroup PATH] [--interval SEC] [--run DIR] [--scripts DIR]\n"
+		"       resched-agent --once [--rules DIR] [--cgroup PATH] [--scripts DIR]\n"
+		"                     [--name NAME] [--interval SEC]\n"
+		"\n"
+		"Monitor this host (or a cgroup of it: --cgroup PATH, relative to the\n"
+		"cgroup hierarchy roots), judge it free/busy/overloaded by the rules, and\n"
+		"report to the registry.  --once measures one interval (default 1 s) and\n"
+		"prints `metrics/NAME VALUE`, `rules/NAME STATE VALUE` and `state STATE`.\n"
+		"Defaults: --name the hostname, --run %s, --rules and --scripts the\n"
+		"build tree's rules/default (and its scripts/) or %s/rules.\n",
+		RUN_DIR_DEFAULT, RESCHED_SHARE_DIR);
+}
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* BIN/../rules/default/SUB when that is a directory, else the installed
+ * share/resched/rules/SUB. */
+static void default_dir(char *out, size_t size, const char *sub)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(out, size, "%s/../rules/default%s", dirname(exe), sub);
+		if (is_dir(out))
+			return;
+	}
+	snprintf(out, size, "%s/rules%s", RESCHED_SHARE_DIR, sub);
+}
+
+static int parse_interval(const char *s, double *out)
+{
+	if (util_parse_double(s, out) < 0 || *out <= 0 || *out > 3600) {
+		log_warnx("--interval: '%s' is not a number of seconds in (0, 3600]", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int copy_opt(char *dst, size_t size, const char *what, const char *v)
+{
+	if ((size_t)snprintf(dst, size, "%s", v) >= size) {
+		log_warnx("%s: too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+enum { O_REGISTRY = 256, O_KEY, O_NAME, O_CGROUP, O_INTERVAL, O_RUN,
+       O_SCRIPTS, O_RULES, O_ONCE, O_HELP, O_VERBOSE };
+
+static const struct option long_opts[] = {
+	{ "registry", required_argument, NULL, O_REGISTRY },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "cgroup", required_argument, NULL, O_CGROUP },
+	{ "interval", required_argument, NULL, O_INTERVAL },
+	{ "run", required_argument, NULL, O_RUN },
+	{ "scripts", required_argument, NULL, O_SCRIPTS },
+	{ "rules", required_argument, NULL, O_RULES },
+	{ "once", no_argument, NULL, O_ONCE },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option; 0 ok, -1 bad, 1 --help. */
+static int apply_opt(struct agent_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case O_REGISTRY: o->registry = arg; return 0;
+	case O_KEY:      o->key = arg; return 0;
+	case O_NAME:     return copy_opt(o->name, sizeof(o->name), "--name", arg);
+	case O_CGROUP:   o->cgroup = arg; return 0;
+	case O_INTERVAL: return parse_interval(arg, &o->interval);
+	case O_RUN:      o->run_dir = arg; return 0;
+	case O_SCRIPTS:  return copy_opt(o->scripts, sizeof(o->scripts), "--scripts", arg);
+	case O_RULES:    return copy_opt(o->rules, sizeof(o->rules), "--rules", arg);
+	case O_ONCE:     o->once = 1; return 0;
+	case O_VERBOSE:  log_verbose(1); return 0;
+	case O_HELP:     return 1;
+	default:         return -1;
+	}
+}
+
+static void opts_defaults(struct agent_opts *o)
+{
+	if (!o->name[0] && gethostname(o->name, sizeof(o->name) - 1) < 0)
+		snprintf(o->name, sizeof(o->name), "localhost");
+	if (!o->scripts[0])
+		default_dir(o->scripts, sizeof(o->scripts), "/scripts");
+	if (!o->rules[0])
+		default_dir(o->rules, sizeof(o->rules), "");
+	if (!o->run_dir)
+		o->run_dir = RUN_DIR_DEFAULT;
+}
+
+/* 0 run, 1 exit 0 (--help), 2 usage error. */
+static int parse_args(int argc, char **argv, struct agent_opts *o)
+{
+	int c, r;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		r = apply_opt(o, c == 'h' ? O_HELP : c, optarg);
+		if (r == 1) {
+			usage(stdout);
+			return 1;
+		}
+		if (r < 0) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		log_warnx("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (!o->once && !o->registry) {
+		log_warnx("--registry ADDR:PORT is required (or --once)");
+		return 2;
+	}
+	opts_defaults(o);
+	return 0;
+}
+
+/* ---- --once -------------------------------------------------------------- */
+
+static struct ruleset *load_rules(const char *dir)
+{
+	struct rule_errs errs = { 0, NULL, 0 };
+	struct ruleset *rs = ruleset_load_dir(dir, &errs);
+
+	if (!rs) {
+		log_warnx("rules in %s are not valid:", dir);
+		fputs(errs.text ? errs.text : "(no details)\n", stderr);
+	}
+	rule_errs_clear(&errs);
+	return rs;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void print_results(const struct monitor *m)
+{
+	const struct metric_set *ms = monitor_metrics(m);
+	const struct monitor_verdict *v;
+	size_t nv = monitor_verdicts(m, &v);
+	char num[64];
+
+	for (size_t i = 0; i < ms->n; i++)
+		printf("metrics/%s %s\n", ms->m[i].name,
+		       util_fmt_num(num, sizeof(num), ms->m[i].value));
+	for (size_t i = 0; i < nv; i++)
+		printf("rules/%s %s %s\n", v[i].name, rs_state_name(v[i].state),
+		       util_fmt_num(num, sizeof(num), v[i].value));
+	printf("state %s\n", rs_state_name(monitor_state(m)));
+}
+
+static int run_once(const struct agent_opts *o)
+{
+	struct monitor_config cfg = { .name = o->name, .cgroup = o->cgroup,
+				      .scripts_dir = o->scripts };
+	struct ruleset *rs = load_rules(o->rules);
+	struct monitor *m;
+	char err[512];
+
+	if (!rs)
+		return 1;
+	m = monitor_create(&cfg, rs, util_now_s(), err, sizeof(err));
+	if (!m) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	sleep_s(o->interval > 0 ? o->interval : ONCE_INTERVAL_DEFAULT);
+	if (monitor_measure(m, util_now_s(), err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		monitor_free(m);
+		return 1;
+	}
+	print_results(m);
+	monitor_free(m);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+/* The registry connection arrives with agent_net.c (next issue); until
+ * then the daemon mode says so instead of pretending to run. */
+static int run_daemon(const struct agent_opts *o)
+{
+	log_warnx("--registry %s: the daemon mode is not in this build yet; "
+		  "use --once", o->registry);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_opts o;
+	int r;
+
+	log_init("resched-agent");
+	r = parse_args(argc, argv, &o);
+	if (r != 0)
+		return r == 1 ? 0 : 2;
+	return o.once ? run_once(&o) : run_daemon(&o);
+}
