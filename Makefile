@@ -30,6 +30,7 @@ CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fPIC $(WARN) -MMD -MP
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
+MIG_LDLIBS := $(shell pkg-config --libs libxml-2.0 libxxhash 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 srcs_of   = $(filter-out %_main.c,$(wildcard $(1)/*.c))
@@ -86,13 +87,15 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBRULES):  $(call obj,$(RULES_SRC))
 $(LIBAGENT):  $(call obj,$(AGENT_SRC))
 $(LIBFS):     $(call obj,$(FS_SRC))
-$(LIBMIG):    $(call obj,$(MIG_SRC) $(COMMON_SRC))
+# libmigrate carries only what a migration-enabled program needs.
+MIG_COMMON  := common/msg.c common/util.c common/log.c
+$(LIBMIG):    $(call obj,$(MIG_SRC) $(MIG_COMMON))
 $(LIBCOMMON) $(LIBRULES) $(LIBAGENT) $(LIBFS) $(LIBMIG):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
-$(LIBMIGSO): $(call obj,$(MIG_SRC) $(COMMON_SRC))
+$(LIBMIGSO): $(call obj,$(MIG_SRC) $(MIG_COMMON))
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,libmigrate.so -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libmigrate.so -o $@ $^ $(MIG_LDLIBS)
 $(BUILD)/mpi/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(MPICC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -110,10 +113,10 @@ bin/resched-rule bin/resched-agent bin/reschedfs:
 # Examples link libmigrate statically, so they run from any directory.
 bin/%: $(BUILD)/obj/examples/%.o $(LIBMIG)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(MIG_LDLIBS)
 bin/%_mpi: examples/%_mpi.c $(LIBMIGMPI) $(LIBMIG) $(FLAGS_STAMP)
 	@mkdir -p bin
-	$(MPICC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBMIGMPI) $(LIBMIG) $(LDLIBS)
+	$(MPICC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBMIGMPI) $(LIBMIG) $(MIG_LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/test/bench/%.o $(LIBFS) $(LIBAGENT) $(LIBRULES) $(LIBCOMMON) $(if $(MIG_SRC),$(LIBMIG))
 	@mkdir -p $(dir $@)

@@ -1,0 +1,253 @@
+/* mig_core.c — mig_init, protection, poll dispatch, finalize; see migrate.h. */
+#include "migrate/mig_core.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+#include "migrate/mig_schema.h"
+
+struct mig_state mig_g = { .rfd = -1, .local = { .fd = -1 } };
+volatile sig_atomic_t mig_pending_;
+struct timespec mig_trigger_ts;
+
+void mig_seterr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(mig_g.err, sizeof(mig_g.err), fmt, ap);
+	va_end(ap);
+}
+
+const char *mig_strerror(void)
+{
+	return mig_g.err[0] ? mig_g.err : "no error";
+}
+
+double mig_env_num(const char *name, double dflt)
+{
+	const char *s = getenv(name);
+	double v;
+
+	return s && util_parse_double(s, &v) == 0 && v > 0 ? v : dflt;
+}
+
+/* The handler only records when and sets the flag (clock_gettime is
+ * async-signal-safe). */
+static void on_trigger(int sig)
+{
+	clock_gettime(CLOCK_MONOTONIC, &mig_trigger_ts);
+	mig_pending_ = 1;
+}
+
+/* RESCHED_SIGNAL: a number, or a name with or without "SIG". */
+static int trigger_signal(void)
+{
+	const char *s = getenv("RESCHED_SIGNAL");
+	double v;
+
+	if (!s || !*s)
+		return SIGUSR1;
+	if (util_parse_double(s, &v) == 0)
+		return v >= 1 && v < NSIG ? (int)v : -1;
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	for (int i = 1; i < NSIG; i++) {
+		const char *n = sigabbrev_np(i);
+
+		if (n && !strcmp(n, s))
+			return i;
+	}
+	return -1;
+}
+
+static int install_trigger(void)
+{
+	struct sigaction sa;
+	int sig = trigger_signal();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_trigger;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sig < 0 || sig == SIGKILL || sig == SIGSTOP) {
+		mig_seterr("bad RESCHED_SIGNAL \"%s\"", getenv("RESCHED_SIGNAL"));
+		return -1;
+	}
+	if (sigaction(sig, &sa, NULL) < 0) {
+		mig_seterr("sigaction: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Remove "--mig-schema FILE" / "--mig-schema=FILE" from argv. */
+static int take_schema_arg(int *argc, char **argv, const char **path)
+{
+	for (int i = 1; i < *argc; i++) {
+		int drop = 0;
+
+		if (!strcmp(argv[i], "--mig-schema")) {
+			if (i + 1 >= *argc) {
+				mig_seterr("--mig-schema needs a FILE");
+				return -1;
+			}
+			*path = argv[i + 1];
+			drop = 2;
+		} else if (!strncmp(argv[i], "--mig-schema=", 13)) {
+			*path = argv[i] + 13;
+			drop = 1;
+		}
+		if (drop) {
+			memmove(argv + i, argv + i + drop,
+				(size_t)(*argc - i - drop + 1) * sizeof(*argv));
+			*argc -= drop;
+			i--;
+		}
+	}
+	return 0;
+}
+
+static int load_schema(const char *path)
+{
+	struct mig_schema s;
+	char err[MIG_ERR_LEN];
+
+	if (!path)
+		path = getenv("RESCHED_SCHEMA");
+	if (!path || !*path)
+		return 0;
+	if (mig_schema_load(path, &s, &mig_g.schema_xml, err, sizeof(err)) < 0) {
+		mig_seterr("schema %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void connect_agent(void)
+{
+	static int warned;
+	char err[MIG_ERR_LEN];
+
+	if (mig_local_open(&mig_g.local, err, sizeof(err)) == 0 || warned)
+		return;
+	warned = 1;
+	fprintf(stderr, "%s: libmigrate: no agent at %s: cannot migrate\n",
+		mig_g.prog, mig_g.local.path);
+}
+
+void mig_register(const char *job)
+{
+	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
+				   mig_g.schema_xml, job };
+
+	mig_local_register(&mig_g.local, &ri);
+}
+
+static void at_exit(int status, void *arg)
+{
+	if (mig_g.finalized || mig_g.migrated || !mig_local_up(&mig_g.local))
+		return;
+	mig_local_exit(&mig_g.local, status == 0 ? "done" : "failed", status);
+	mig_local_close(&mig_g.local);
+}
+
+static void set_prog(const char *argv0)
+{
+	const char *b = argv0 ? strrchr(argv0, '/') : NULL;
+
+	snprintf(mig_g.prog, sizeof(mig_g.prog), "%s",
+		 b ? b + 1 : argv0 ? argv0 : "program");
+}
+
+int mig_init(int *argc, char ***argv)
+{
+	const char *schema = NULL;
+
+	if (mig_g.inited)
+		return 0;
+	set_prog(*argc > 0 ? (*argv)[0] : NULL);
+	if (take_schema_arg(argc, *argv, &schema) < 0 || load_schema(schema) < 0 ||
+	    install_trigger() < 0)
+		return -1;
+	mig_g.argc = *argc;
+	mig_g.argv = *argv;
+	mig_g.start = util_wall_s();
+	connect_agent();
+	on_exit(at_exit, NULL);
+	mig_g.inited = 1;
+	if (getenv("RESCHED_RESTORE_TOKEN"))
+		return mig_restore_begin();
+	mig_register(NULL);
+	return 0;
+}
+
+int mig_protect(const char *name, void *addr, size_t count, enum mig_type type)
+{
+	struct mig_entry e = { .type = (int)type, .addr = addr, .count = count };
+
+	if (!name || strlen(name) >= sizeof(e.name)) {
+		mig_seterr("bad name");
+		return -1;
+	}
+	strcpy(e.name, name);
+	return mig_table_add(&mig_g.table, &e, mig_g.err, sizeof(mig_g.err));
+}
+
+int mig_protect_fn(const char *name, mig_save_fn save, mig_load_fn load, void *ctx)
+{
+	struct mig_entry e = { .save = save, .load = load, .ctx = ctx };
+
+	if (!name || strlen(name) >= sizeof(e.name)) {
+		mig_seterr("bad name");
+		return -1;
+	}
+	strcpy(e.name, name);
+	return mig_table_add(&mig_g.table, &e, mig_g.err, sizeof(mig_g.err));
+}
+
+int mig_unprotect(const char *name)
+{
+	if (!name || mig_table_remove(&mig_g.table, name) < 0) {
+		mig_seterr("%s: not protected", name ? name : "(null)");
+		return -1;
+	}
+	return 0;
+}
+
+int mig_restored(void)
+{
+	if (mig_g.restore_pending)
+		mig_restore_finish();
+	return mig_g.restored;
+}
+
+void mig_poll_slow(const char *label)
+{
+	mig_pending_ = 0;
+	if (mig_g.restore_pending) {
+		mig_restore_finish();
+		return;
+	}
+	if (mig_g.finalized || !mig_g.inited)
+		return;
+	mig_move(label);
+}
+
+void mig_finalize(void)
+{
+	if (mig_g.restore_pending)
+		mig_restore_finish();
+	if (mig_g.finalized)
+		return;
+	mig_g.finalized = 1;
+	mig_pending_ = 0;
+	mig_local_exit(&mig_g.local, "done", 0);
+	mig_local_close(&mig_g.local);
+}

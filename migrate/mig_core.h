@@ -1,0 +1,53 @@
+/*
+ * mig_core.h — libmigrate's process-wide state, shared by mig_core.c (init,
+ * protect, finalize), mig_move.c (the source side of a move) and
+ * mig_restore.c (the successor side).  One instance, mig_g, used only from
+ * the program's main thread; the signal handler touches only mig_pending_
+ * and the trigger time.
+ */
+#ifndef RESCHED_MIG_CORE_H
+#define RESCHED_MIG_CORE_H
+
+#include <time.h>
+
+#include "migrate/mig_local.h"
+#include "migrate/mig_stream.h"
+#include "migrate/mig_table.h"
+
+#define MIG_EXIT_RESTORE 75       /* successor exit status on failure */
+
+struct mig_state {
+	int inited, finalized, migrated;
+	struct mig_table table;       /* owned */
+	struct mig_local local;       /* owned */
+	char prog[64];                /* basename of argv[0] */
+	char err[MIG_ERR_LEN];
+	char job[64];                 /* from `registered` or RESCHED_JOB */
+	int argc;                     /* argv after option removal (not owned) */
+	char **argv;
+	double start;                 /* epoch seconds at mig_init */
+	char *schema_xml;             /* owned */
+	/* successor side */
+	int restored;                 /* state in place */
+	int restore_pending;          /* header accepted, body not yet read */
+	int rfd;                      /* owned while restore_pending */
+	struct mig_fdio rio;
+	struct mig_rx rx;
+};
+
+extern struct mig_state mig_g;
+extern struct timespec mig_trigger_ts;   /* written by the signal handler */
+
+void mig_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An environment variable as a positive number, or dflt. */
+double mig_env_num(const char *name, double dflt);
+
+/* Send `register` (job != NULL: a restored successor of that job). */
+void mig_register(const char *job);
+/* mig_restore.c */
+int mig_restore_begin(void);      /* in mig_init, restore mode */
+void mig_restore_finish(void);    /* reads the body; exits on failure */
+/* mig_move.c */
+void mig_move(const char *label);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * mig_local.h — libmigrate's side of the local protocol with its agent
+ * (docs/LOCAL-PROTOCOL.md): a UNIX stream socket at $RESCHED_RUN/agent.sock
+ * (default /run/resched), one common/msg.h line per message, blocking.
+ * A struct mig_local owns its socket and read buffer.  When a send fails
+ * the socket is closed and later sends are no-ops (the program keeps
+ * running; it just cannot migrate any more).
+ */
+#ifndef RESCHED_MIG_LOCAL_H
+#define RESCHED_MIG_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/msg.h"
+
+#define MIG_RUN_DEFAULT "/run/resched"
+
+struct mig_local {
+	int fd;                       /* -1: no agent */
+	struct msg_rbuf rb;
+	char path[256];               /* socket path tried */
+};
+
+/* Connect to the agent socket; -1 with a reason in err when there is none. */
+int mig_local_open(struct mig_local *l, char *err, size_t errlen);
+void mig_local_close(struct mig_local *l);
+int mig_local_up(const struct mig_local *l);
+/* Send m (not freed); 0 or -1 (then the socket is closed). */
+int mig_local_send(struct mig_local *l, const struct msg *m);
+/* Next message within timeout_ms, caller frees; NULL with reason in err
+ * ("timeout", "closed", ...); on anything but a timeout the socket closes. */
+struct msg *mig_local_recv(struct mig_local *l, int timeout_ms, char *err,
+			   size_t errlen);
+
+/* Message builders + send, each 0 or -1. */
+struct mig_reg_info {
+	int argc;
+	char **argv;
+	double start;                 /* epoch seconds */
+	const char *schema;           /* XML or NULL */
+	const char *job;              /* restored successor: its job, else NULL */
+};
+int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri);
+int mig_local_ready(struct mig_local *l, const char *job, int port);
+int mig_local_progress(struct mig_local *l, const char *phase, double t,
+		       uint64_t bytes, const char *label);
+int mig_local_exit(struct mig_local *l, const char *status, int code);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * mig_stream.h — the migration stream (docs/MIGRATION.md, "Stream format").
+ *
+ *   header   "RSMG" version order sizeof(int long size_t double float) flags
+ *            u16 token length, token
+ *   records  'T' u8 namelen name u8 type u64 count payload(count*width)
+ *            'F' u8 namelen name u64 len encoder-buffer(len)
+ *   trailer  'E' u32 records, u64 XXH3-64 of every byte before it
+ * The receiver answers with one line after the header ("go", or "err
+ * REASON" and close) and one after the trailer ("ok" or "err REASON").
+ * All integers in the sender's byte order; the receiver converts ("receiver
+ * makes right").  Typed payloads go from and to the protected memory in
+ * large chunks without an intermediate copy when no conversion is needed.
+ *
+ * The receiver trusts nothing: every name, type, count and length is
+ * checked against its own table and limits before use; fn buffers grow only
+ * as their bytes arrive; fn loads run only after the checksum matched.
+ * Errors: -1 with a reason in err; mig_stream_recv_head returns
+ * MIG_BAD_TOKEN for a peer without the right token.
+ */
+#ifndef RESCHED_MIG_STREAM_H
+#define RESCHED_MIG_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "migrate/mig_io.h"
+#include "migrate/mig_table.h"
+
+#define MIG_MAGIC "RSMG"
+#define MIG_VERSION 1
+#define MIG_HEAD_LEN 14           /* magic..flags + u16 token length */
+#define MIG_TOKEN_MAX 128
+#define MIG_CHUNK ((size_t)4 << 20)
+#define MIG_BAD_TOKEN (-2)
+#define MIG_ORDER_LITTLE 'L'
+#define MIG_ORDER_BIG 'B'
+
+struct mig_sum;
+
+/* Receiver state between the header and the body; owned by the caller,
+ * released with mig_rx_release. */
+struct mig_rx {
+	int swap;                 /* sender's byte order differs */
+	struct mig_sum *sum;      /* owned */
+	uint64_t bytes;           /* stream bytes read */
+};
+
+/* Send the whole stream of `t` with `token`, reading the receiver's "go"
+ * after the header; *bytes gets the stream size.  Calls every fn entry's
+ * save.  The caller then reads the final answer with mig_stream_answer. */
+int mig_stream_send(struct mig_io *io, struct mig_table *t, const char *token,
+		    uint64_t *bytes, char *err, size_t errlen);
+
+/* Read the receiver's answer line into line: 0 for "go"/"ok"; -1 with
+ * "destination refused: REASON" (or an I/O error) in err. */
+int mig_stream_answer(struct mig_io *io, char *line, size_t size,
+		      char *err, size_t errlen);
+
+/* Read and check the header and token.  0, -1, or MIG_BAD_TOKEN. */
+int mig_stream_recv_head(struct mig_io *io, const char *token,
+			 struct mig_rx *rx, char *err, size_t errlen);
+/* Read every record into `t`'s memory, check that each protected entry
+ * came exactly once with its type and count, verify the checksum, then run
+ * the fn loads.  Protected memory may be partly overwritten on failure. */
+int mig_stream_recv_body(struct mig_io *io, struct mig_rx *rx,
+			 struct mig_table *t, char *err, size_t errlen);
+void mig_rx_release(struct mig_rx *rx);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * migrate.h — libmigrate: make a program migration-enabled.
+ *
+ *     mig_init(&argc, &argv);                     // once, first (after MPI_Init)
+ *     mig_protect("i", &i, 1, MIG_INT64);         // typed state, encoded portably
+ *     mig_protect_fn("trees", save, load, ctx);   // pointer structures
+ *     if (!mig_restored()) set_up();              // successor: state is in place
+ *     for (; i < n; i++) { work(i); mig_poll(); } // may move here
+ *     mig_finalize();
+ *
+ * The process registers with its host's agent on $RESCHED_RUN/agent.sock
+ * (docs/LOCAL-PROTOCOL.md).  The agent triggers a move with SIGUSR1 (or
+ * RESCHED_SIGNAL); the handler only sets a flag that mig_poll tests.  At the
+ * next poll point the process sends every protected object over TCP to its
+ * successor (started by the destination agent in restore mode) and exits
+ * once the successor has verified and acknowledged all of it.  Any failure
+ * before that acknowledgement leaves the process running at its poll point
+ * with its state untouched.  Stream format and environment: docs/MIGRATION.md.
+ *
+ * Errors: calls returning int return 0 on success and -1 on failure, with a
+ * one-line reason in mig_strerror().  Memory: libmigrate never frees or
+ * reallocates protected memory; the caller keeps it valid until
+ * mig_unprotect or exit.  Names are copied.  Not thread-safe: call from the
+ * program's main thread.
+ */
+#ifndef RESCHED_MIGRATE_H
+#define RESCHED_MIGRATE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Types of protected memory.  Every type has a fixed width on the wire
+ * (CHAR/BYTES 1, INT32/FLOAT 4, INT64/UINT64/DOUBLE 8); the receiver swaps
+ * byte order when the sender's differs.  MIG_BYTES is never converted. */
+enum mig_type {
+	MIG_CHAR = 1,
+	MIG_INT32,
+	MIG_INT64,
+	MIG_UINT64,
+	MIG_FLOAT,
+	MIG_DOUBLE,
+	MIG_BYTES,
+};
+
+#define MIG_NAME_MAX 64           /* protected names: 1..63 bytes, no NUL */
+#define MIG_ENTRIES_MAX 1024      /* protected objects per process */
+
+/* The portable encoder used by mig_protect_fn callbacks.  Values written
+ * with mig_put_* are read back, in the same order, with mig_get_*; each
+ * carries a type tag, so a load that reads a different type fails. */
+struct mig_enc;
+struct mig_dec;
+typedef int (*mig_save_fn)(struct mig_enc *enc, void *ctx);  /* 0 or -1 */
+typedef int (*mig_load_fn)(struct mig_dec *dec, void *ctx);  /* 0 or -1 */
+
+/* Encoder: the put functions return 0, or -1 when out of memory (then every
+ * later put fails too and the migration is abandoned). */
+int mig_put_u8(struct mig_enc *e, uint8_t v);
+int mig_put_int32(struct mig_enc *e, int32_t v);
+int mig_put_int64(struct mig_enc *e, int64_t v);
+int mig_put_uint64(struct mig_enc *e, uint64_t v);
+int mig_put_float(struct mig_enc *e, float v);
+int mig_put_double(struct mig_enc *e, double v);
+int mig_put_bytes(struct mig_enc *e, const void *p, size_t n);
+int mig_put_str(struct mig_enc *e, const char *s);          /* s != NULL */
+
+/* Decoder: return 0, or -1 when the next value is missing, has another
+ * type, or does not fit; after a failure every later get fails.
+ * mig_get_bytes stores at most `cap` bytes and the length in *n; a longer
+ * value is an error.  mig_get_str copies into buf (NUL-terminated, at most
+ * size-1 bytes); mig_get_strdup returns malloc'd memory the caller frees. */
+int mig_get_u8(struct mig_dec *d, uint8_t *v);
+int mig_get_int32(struct mig_dec *d, int32_t *v);
+int mig_get_int64(struct mig_dec *d, int64_t *v);
+int mig_get_uint64(struct mig_dec *d, uint64_t *v);
+int mig_get_float(struct mig_dec *d, float *v);
+int mig_get_double(struct mig_dec *d, double *v);
+int mig_get_bytes(struct mig_dec *d, void *buf, size_t cap, size_t *n);
+int mig_get_str(struct mig_dec *d, char *buf, size_t size);
+int mig_get_strdup(struct mig_dec *d, char **out);
+
+/* Start libmigrate.  Removes `--mig-schema FILE` from argv (argv is
+ * rearranged in place; *argc updated), reads the application schema
+ * (that file or $RESCHED_SCHEMA), installs the trigger signal handler and
+ * registers with the agent.  Without an agent it prints once
+ * "PROG: libmigrate: no agent at PATH: cannot migrate" and returns 0.
+ * In restore mode ($RESCHED_RESTORE_TOKEN set) it listens on a TCP port,
+ * waits (up to $RESCHED_RESTORE_TIMEOUT s, default 30) for the source that
+ * presents the token and accepts its stream header; the state itself is
+ * read straight into protected memory at the first mig_restored() or
+ * mig_poll() call, i.e. after the program has protected everything.  A
+ * restore-mode failure prints the reason and exits with status 75.
+ * Returns -1 on a malformed schema or a bad argument. */
+int mig_init(int *argc, char ***argv);
+
+/* Protect `count` objects of `type` at `addr` under `name` (unique).
+ * Re-protecting a name replaces the entry (e.g. after a realloc). */
+int mig_protect(const char *name, void *addr, size_t count, enum mig_type type);
+/* Protect a structure saved and loaded through the encoder.  On restore,
+ * load runs after the whole stream has been checksummed. */
+int mig_protect_fn(const char *name, mig_save_fn save, mig_load_fn load,
+		   void *ctx);
+/* Forget a protected name; -1 if unknown. */
+int mig_unprotect(const char *name);
+
+/* 1 when this process is a restored successor and its state is in place
+ * (completes a pending restore first; exits on failure), else 0. */
+int mig_restored(void);
+
+/* Poll points.  mig_poll costs one flag test when nothing is pending. */
+extern volatile sig_atomic_t mig_pending_;
+void mig_poll_slow(const char *label);
+static inline void mig_poll(void)
+{
+	if (mig_pending_)
+		mig_poll_slow(NULL);
+}
+static inline void mig_poll_label(const char *label)
+{
+	if (mig_pending_)
+		mig_poll_slow(label);
+}
+
+/* The job is done: tells the agent (exit status=done code=0) and closes the
+ * agent socket.  Later mig_poll calls do nothing. */
+void mig_finalize(void);
+
+/* The last error, one line; never NULL; owned by libmigrate. */
+const char *mig_strerror(void);
+
+#if defined(MPI_VERSION) || defined(RESCHED_MPI)
+#include <mpi.h>
+/* MPI programs use this communicator instead of MPI_COMM_WORLD; a migrated
+ * rank's successor takes its place in it (mig_mpi.c). */
+MPI_Comm mig_comm(void);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
