@@ -1,0 +1,200 @@
+/* auth.c — see auth.h. */
+#include "common/auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PROOF_TAG "resched-proof"
+#define SESSION_TAG "resched-session/1"
+
+struct auth_key {
+	unsigned char k[AUTH_KEY_LEN];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int auth_init(void)
+{
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+struct auth_key *auth_key_from_bytes(const void *buf, size_t len)
+{
+	struct auth_key *k;
+
+	if (len == 0 || auth_init() < 0)
+		return NULL;
+	k = sodium_malloc(sizeof(*k));
+	if (!k)
+		return NULL;
+	crypto_generichash(k->k, sizeof(k->k), buf, len, NULL, 0);
+	return k;
+}
+
+void auth_key_free(struct auth_key *k)
+{
+	sodium_free(k);  /* wipes; NULL is fine */
+}
+
+/* Refuse a key file anyone but its owner could read or that we don't own. */
+static int check_key_stat(const char *path, const struct stat *st, char *err,
+			  size_t errlen)
+{
+	if (!S_ISREG(st->st_mode)) {
+		set_err(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st->st_uid != geteuid()) {
+		set_err(err, errlen, "%s: owned by uid %u, not by us (uid %u)",
+			path, (unsigned)st->st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st->st_mode & 077) {
+		set_err(err, errlen, "%s: mode %04o lets others read it; chmod 600",
+			path, (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	if (st->st_size <= 0 || st->st_size > AUTH_FILE_MAX) {
+		set_err(err, errlen, "%s: size %lld not in 1..%d bytes",
+			path, (long long)st->st_size, AUTH_FILE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read exactly n bytes of fd into buf; 0 or -1. */
+static int read_exact(int fd, unsigned char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, buf, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		buf += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+struct auth_key *auth_key_load(const char *path, char *err, size_t errlen)
+{
+	struct auth_key *k = NULL;
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t n;
+	int fd;
+
+	if (auth_init() < 0) {
+		set_err(err, errlen, "libsodium init failed");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		goto out_fd;
+	}
+	if (check_key_stat(path, &st, err, errlen) < 0)
+		goto out_fd;
+	n = (size_t)st.st_size;
+	buf = sodium_malloc(n);
+	if (!buf || read_exact(fd, buf, n) < 0) {
+		set_err(err, errlen, "%s: cannot read", path);
+		goto out_buf;
+	}
+	k = auth_key_from_bytes(buf, n);
+	if (!k)
+		set_err(err, errlen, "out of memory");
+out_buf:
+	sodium_free(buf);
+out_fd:
+	close(fd);
+	return k;
+}
+
+void auth_nonce(unsigned char out[FRAME_NONCE_LEN])
+{
+	if (auth_init() < 0)
+		sodium_misuse();
+	randombytes_buf(out, FRAME_NONCE_LEN);
+}
+
+void auth_proof(const struct auth_key *k, char role,
+		const unsigned char peer_nonce[FRAME_NONCE_LEN],
+		const unsigned char own_nonce[FRAME_NONCE_LEN],
+		unsigned char out[FRAME_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	unsigned char r = (unsigned char)role;
+
+	crypto_auth_hmacsha256_init(&st, k->k, sizeof(k->k));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)PROOF_TAG,
+				      sizeof(PROOF_TAG) - 1);
+	crypto_auth_hmacsha256_update(&st, &r, 1);
+	crypto_auth_hmacsha256_update(&st, peer_nonce, FRAME_NONCE_LEN);
+	crypto_auth_hmacsha256_update(&st, own_nonce, FRAME_NONCE_LEN);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int auth_proof_check(const struct auth_key *k, char peer_role,
+		     const unsigned char own_nonce[FRAME_NONCE_LEN],
+		     const unsigned char peer_nonce[FRAME_NONCE_LEN],
+		     const unsigned char proof[FRAME_MAC_LEN])
+{
+	unsigned char want[FRAME_MAC_LEN];
+	int rc;
+
+	/* the peer computed it with its peer_nonce = our own nonce */
+	auth_proof(k, peer_role, own_nonce, peer_nonce, want);
+	rc = sodium_memcmp(want, proof, FRAME_MAC_LEN) == 0 ? 0 : -1;
+	sodium_memzero(want, sizeof(want));
+	return rc;
+}
+
+unsigned char *auth_session_key(const struct auth_key *k,
+				const unsigned char agent_nonce[FRAME_NONCE_LEN],
+				const unsigned char registry_nonce[FRAME_NONCE_LEN])
+{
+	crypto_generichash_state st;
+	unsigned char *s = sodium_malloc(FRAME_KEY_LEN);
+
+	if (!s)
+		return NULL;
+	crypto_generichash_init(&st, k->k, sizeof(k->k), FRAME_KEY_LEN);
+	crypto_generichash_update(&st, (const unsigned char *)SESSION_TAG,
+				  sizeof(SESSION_TAG) - 1);
+	crypto_generichash_update(&st, agent_nonce, FRAME_NONCE_LEN);
+	crypto_generichash_update(&st, registry_nonce, FRAME_NONCE_LEN);
+	crypto_generichash_final(&st, s, FRAME_KEY_LEN);
+	sodium_memzero(&st, sizeof(st));
+	return s;
+}
+
+void auth_session_free(unsigned char *skey)
+{
+	sodium_free(skey);
+}

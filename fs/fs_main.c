@@ -1,0 +1,377 @@
+/*
+ * fs_main.c — bin/reschedfs MOUNT [-f] [--listen ADDR:PORT] [--state DIR]
+ *             [--key FILE] [--parent ADDR:PORT] [-o FUSE options]
+ *
+ * Mounts the registry tree, runs the FUSE loop multi-threaded, and wires
+ * the model to its helpers: events ring, notifier, lease timer, and (when
+ * linked) the agent listener and the scheduler.  SIGTERM/SIGINT or
+ * `fusermount3 -u` end it with the mount removed.
+ */
+#include "fs/fs_tree.h"
+
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "fs/fs_events.h"
+#include "fs/fs_notify.h"
+#include "fs/registry.h"
+
+#pragma weak fs_net_start
+#pragma weak fs_net_stop
+#pragma weak fs_sched_start
+#pragma weak fs_sched_stop
+
+#define MAX_FUSE_OPTS 16
+
+struct opts {
+	struct fs_config cfg;
+	const char *fuse_opts[MAX_FUSE_OPTS];
+	int nfuse;
+};
+
+struct daemon {
+	struct opts o;
+	char rules_dir[PATH_MAX];
+	struct registry *reg;
+	struct fs_events *events;
+	struct fs_notify *notify;
+	struct fs_tree *tree;
+	struct fuse *fuse;
+	pthread_t watcher;
+	int watching;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: reschedfs MOUNT [-f] [--listen ADDR:PORT] [--state DIR] [--key FILE]\n"
+"                 [--parent ADDR:PORT] [-o FUSE_OPTIONS]\n"
+"  -f               stay in the foreground (log to stderr only)\n"
+"  --listen A:P     agent listener address (default %s)\n"
+"  --state DIR      keep rules, policy, sched settings, job ids and\n"
+"                   history in DIR across restarts\n"
+"  --key FILE       shared key agents must prove knowledge of\n"
+"  --parent A:P     parent registry (accepted; hierarchy not implemented)\n"
+"  -o OPTS          FUSE mount options, e.g. -o allow_other\n",
+		FS_DEFAULT_LISTEN);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->cfg.listen = FS_DEFAULT_LISTEN;
+	while ((c = getopt_long(argc, argv, "fo:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->cfg.foreground = 1; break;
+		case 'l': o->cfg.listen = optarg; break;
+		case 's': o->cfg.state_dir = optarg; break;
+		case 'k': o->cfg.key_file = optarg; break;
+		case 'p': o->cfg.parent = optarg; break;
+		case 'o':
+			if (o->nfuse == MAX_FUSE_OPTS)
+				fatalx("too many -o options");
+			o->fuse_opts[o->nfuse++] = optarg;
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		exit(2);
+	}
+	o->cfg.mount = argv[optind];
+	return 0;
+}
+
+/* ---- the mount point ----------------------------------------------------- */
+
+static int run_fusermount_lazy(const char *mount)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-uz", mount, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Is `path` (absolute, resolved) a mount point in /proc/self/mountinfo? */
+static int is_mounted(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mp[PATH_MAX];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    strcmp(mp, path) == 0)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* Clean a stale mount left by a crash; refuse a live one. */
+static void check_mountpoint(const char *mount)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (stat(mount, &st) < 0 && errno == ENOTCONN) {
+		log_info("cleaning up the stale mount on %s", mount);
+		if (run_fusermount_lazy(mount) < 0)
+			fatalx("%s: stale mount that fusermount3 -uz cannot remove",
+			       mount);
+	}
+	if (stat(mount, &st) < 0)
+		fatal("%s", mount);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s: not a directory", mount);
+	if (realpath(mount, real) && is_mounted(real))
+		fatalx("%s: already mounted (is another reschedfs running?)",
+		       mount);
+}
+
+/* BIN/../rules/default when present, else the installed rules. */
+static void find_default_rules(char *out, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(out, size, "%s/../rules/default", dirname(exe));
+		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			return;
+	}
+	snprintf(out, size, "/usr/local/share/resched/rules");
+}
+
+/* FUSE interrupts a worker with SIGUSR1 (fs_tree sets intr); the handler
+ * does nothing: the worker notices fuse_interrupted() within 100 ms. */
+static void on_intr_signal(int sig) { (void)sig; }
+
+static void install_intr_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_intr_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* ---- set-up and tear-down ------------------------------------------------ */
+
+static struct fuse *mount_fuse(struct daemon *d, const char *prog)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse *f;
+
+	fuse_opt_add_arg(&args, prog);
+	fuse_opt_add_arg(&args, "-o");
+	fuse_opt_add_arg(&args, "default_permissions,fsname=reschedfs,"
+			 "subtype=reschedfs");
+	for (int i = 0; i < d->o.nfuse; i++) {
+		fuse_opt_add_arg(&args, "-o");
+		fuse_opt_add_arg(&args, d->o.fuse_opts[i]);
+	}
+	f = fuse_new(&args, fs_tree_ops(), sizeof(struct fuse_operations),
+		     d->tree);
+	fuse_opt_free_args(&args);
+	if (!f)
+		return NULL;
+	if (fuse_mount(f, d->o.cfg.mount) != 0) {
+		fuse_destroy(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Ends blocked readers as soon as the session is told to exit, so the
+ * FUSE loop can join its workers. */
+static void *watch_main(void *arg)
+{
+	struct daemon *d = arg;
+	struct fuse_session *se = fuse_get_session(d->fuse);
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	while (!fuse_session_exited(se))
+		nanosleep(&ts, NULL);
+	fs_tree_shutdown(d->tree);
+	return NULL;
+}
+
+static int make_model(struct daemon *d)
+{
+	struct reg_config rc = { d->o.cfg.state_dir, d->rules_dir };
+	char err[REG_ERR_LEN] = "";
+
+	d->events = fs_events_new(FS_EVENTS_CAP);
+	d->notify = fs_notify_new(d->o.cfg.mount);
+	if (!d->events || !d->notify) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	d->reg = reg_new(&rc, err);
+	if (!d->reg) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	reg_set_event_hook(d->reg, fs_events_push, d->events);
+	reg_set_change_hook(d->reg, fs_notify_change, d->notify);
+	d->tree = fs_tree_new(d->reg, d->events, d->notify);
+	if (!d->tree)
+		return -1;
+	fs_events_set_notify(d->events, fs_tree_events_ready, d->tree);
+	return 0;
+}
+
+static void free_model(struct daemon *d)
+{
+	if (d->reg)
+		reg_set_change_hook(d->reg, NULL, NULL);
+	fs_notify_free(d->notify);
+	fs_tree_free(d->tree);
+	reg_free(d->reg);
+	fs_events_free(d->events);
+}
+
+/* Helper threads start with the stop signals blocked, so that a signal
+ * reaches a FUSE thread and ends the loop. */
+static int start_helpers(struct daemon *d)
+{
+	char err[REG_ERR_LEN] = "";
+	sigset_t set, old;
+	int rc = -1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if (reg_start(d->reg) < 0 || fs_notify_start(d->notify) < 0)
+		goto out;
+	if (pthread_create(&d->watcher, NULL, watch_main, d) != 0)
+		goto out;
+	d->watching = 1;
+	if (fs_net_start && fs_net_start(d->reg, &d->o.cfg, err) < 0) {
+		log_warnx("listener: %s", err);
+		goto out;
+	}
+	if (fs_sched_start && fs_sched_start(d->reg, &d->o.cfg, err) < 0) {
+		log_warnx("scheduler: %s", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void stop_helpers(struct daemon *d)
+{
+	fuse_session_exit(fuse_get_session(d->fuse));
+	if (fs_sched_stop)
+		fs_sched_stop();
+	if (fs_net_stop)
+		fs_net_stop();
+	fs_tree_shutdown(d->tree);
+	if (d->watching)
+		pthread_join(d->watcher, NULL);
+	fs_notify_stop(d->notify);
+	reg_stop(d->reg);
+}
+
+static int run_loop(struct daemon *d)
+{
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	int rc;
+
+	if (!lc)
+		return -1;
+	fuse_loop_cfg_set_max_threads(lc, 256);
+	fuse_loop_cfg_set_idle_threads(lc, 8);
+	rc = fuse_loop_mt(d->fuse, lc);
+	fuse_loop_cfg_destroy(lc);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct fuse_session *se;
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	log_init("reschedfs");
+	install_intr_handler();
+	parse_args(argc, argv, &d.o);
+	check_mountpoint(d.o.cfg.mount);
+	find_default_rules(d.rules_dir, sizeof(d.rules_dir));
+	if (make_model(&d) < 0)
+		goto out_model;
+	d.fuse = mount_fuse(&d, argv[0]);
+	if (!d.fuse) {
+		log_warnx("%s: cannot mount", d.o.cfg.mount);
+		goto out_model;
+	}
+	se = fuse_get_session(d.fuse);
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_mount;
+	if (!d.o.cfg.foreground)
+		log_to_syslog(1);
+	if (fuse_daemonize(d.o.cfg.foreground) != 0)
+		goto out_signals;
+	if (start_helpers(&d) < 0)
+		goto out_helpers;
+	log_info("mounted on %s, listening on %s%s%s", d.o.cfg.mount,
+		 d.o.cfg.listen, d.o.cfg.state_dir ? ", state in " : "",
+		 d.o.cfg.state_dir ? d.o.cfg.state_dir : "");
+	if (run_loop(&d) < 0)
+		log_warnx("FUSE loop ended with an error");
+	rc = 0;
+	log_info("unmounting %s", d.o.cfg.mount);
+out_helpers:
+	stop_helpers(&d);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_mount:
+	fuse_unmount(d.fuse);
+	fuse_destroy(d.fuse);
+out_model:
+	free_model(&d);
+	return rc;
+}
