@@ -144,12 +144,16 @@ unit: $(BUILD)/unit-tests
 asan: $(BUILD)/asan/unit-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/asan/unit-tests
 
-# libFuzzer harnesses: each test/fuzz/fuzz_X.c links every library source.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. -D_GNU_SOURCE $(PKG_CFLAGS)
+# libFuzzer harnesses: each test/fuzz/fuzz_X.c links every library source,
+# compiled once with clang's sanitizers and coverage (build/fz/).
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -I. -D_GNU_SOURCE $(PKG_CFLAGS)
 FUZZERS := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: test/fuzz/%.c $(ALL_LIB_SRC) $(FLAGS_STAMP)
+$(BUILD)/fz/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(ALL_LIB_SRC) $(LDLIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/fuzz/%: $(BUILD)/fz/test/fuzz/%.o $(patsubst %.c,$(BUILD)/fz/%.o,$(ALL_LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 15
 fuzz-short: $(FUZZERS)
 	@test/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
