@@ -105,7 +105,7 @@ $(LIBMIGMPI): $(patsubst %.c,$(BUILD)/mpi/%.o,$(MIGMPI_SRC))
 
 bin/resched-rule: $(BUILD)/obj/rules/resched_rule_main.o $(LIBRULES) $(LIBCOMMON)
 bin/resched-agent: $(BUILD)/obj/agent/agent_main.o $(LIBAGENT) $(LIBRULES) $(LIBCOMMON)
-bin/reschedfs: $(BUILD)/obj/fs/fs_main.o $(LIBFS) $(LIBRULES) $(LIBCOMMON)
+bin/reschedfs: $(BUILD)/obj/fs/fs_main.o $(LIBFS) $(LIBRULES) $(LIBMIG) $(LIBCOMMON)
 bin/resched-rule bin/resched-agent:
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -113,7 +113,7 @@ bin/resched-rule bin/resched-agent:
 # which do not pull archive members: link libfs whole.
 bin/reschedfs:
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $< -Wl,--whole-archive $(LIBFS) -Wl,--no-whole-archive $(LIBRULES) $(LIBCOMMON) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< -Wl,--whole-archive $(LIBFS) -Wl,--no-whole-archive $(LIBRULES) $(LIBMIG) $(LIBCOMMON) $(LDLIBS)
 
 # Examples link libmigrate statically, so they run from any directory.
 bin/%: $(BUILD)/obj/examples/%.o $(LIBMIG)
