@@ -11,6 +11,7 @@
 static const char *log_name = "resched";
 static int log_syslog;
 static int log_debug_on;
+static int log_quiet_on;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void log_init(const char *prog)
@@ -28,6 +29,7 @@ void log_to_syslog(int on)
 }
 
 void log_verbose(int on) { log_debug_on = on; }
+void log_quiet(int on) { log_quiet_on = on; }
 const char *log_prog(void) { return log_name; }
 
 static void log_vemit(int pri, int err, const char *fmt, va_list ap)
@@ -56,7 +58,11 @@ static void log_vemit(int pri, int err, const char *fmt, va_list ap)
 
 void log_warn(const char *fmt, ...) { int e = errno; LOG_BODY(LOG_WARNING, e); }
 void log_warnx(const char *fmt, ...) { LOG_BODY(LOG_WARNING, 0); }
-void log_info(const char *fmt, ...) { LOG_BODY(LOG_INFO, 0); }
+void log_info(const char *fmt, ...)
+{
+	if (!log_quiet_on)
+		LOG_BODY(LOG_INFO, 0);
+}
 
 void log_debug(const char *fmt, ...)
 {

@@ -18,6 +18,8 @@
 void log_init(const char *prog);
 void log_to_syslog(int on);
 void log_verbose(int on);
+/* Drop log_info lines (unit tests, where daemons' event lines are noise). */
+void log_quiet(int on);
 const char *log_prog(void);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,7 +18,6 @@
 #include "rules/rules.h"
 
 #define FS_PENDING_MAX 64
-#define FS_SMALL_WRITE 4096   /* a first write shorter than this is whole */
 
 enum nk {
 	NK_ROOT, NK_README, NK_HOSTS, NK_HOST, NK_HOST_INFO, NK_HOST_STATE,
@@ -892,9 +891,30 @@ static int buffer_append(struct fh *h, const char *buf, size_t size,
 	return 0;
 }
 
-/* rules and policy: a first write shorter than a page that ends in a
- * newline is taken as the whole file (echo, printf); anything else waits
- * for flush.  Other files take one value per write. */
+/*
+ * Rules and policy arrive in pieces: bash's echo and printf write a
+ * multi-line text one line per write(2).  After each write the complete
+ * lines so far are checked: an error that no further line could repair
+ * fails this write with EINVAL (so the shell shows it, and the text is
+ * refused with its event line); anything else waits for flush (close),
+ * where the whole text is validated and applied.
+ */
+static int check_partial(struct fs_tree *t, struct fh *h, size_t size)
+{
+	size_t len = h->wlen;
+
+	while (len > 0 && h->wbuf[len - 1] != '\n')
+		len--;
+	if (len == 0 || reg_text_incomplete(t->reg, h->n.k == NK_POLICY,
+					    h->n.name, h->wbuf, len,
+					    caller_uid()))
+		return (int)size;
+	h->bad = 2;                    /* refused and reported: flush is quiet */
+	h->dirty = 0;
+	return -EINVAL;
+}
+
+/* Other files take one value per write. */
 static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 			  size_t size, off_t off)
 {
@@ -912,8 +932,8 @@ static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 		return rc;
 	}
 	h->dirty = 1;
-	if (big && (off > 0 || size >= FS_SMALL_WRITE || buf[size - 1] != '\n'))
-		return (int)size;      /* maybe not whole yet: checked at flush */
+	if (big)
+		return check_partial(t, h, size);
 	rc = apply(t, h, h->wbuf, h->wlen, !(h->flags & O_NONBLOCK));
 	if (rc < 0 && rc != -EINTR) {
 		h->bad = big;

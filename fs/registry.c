@@ -61,6 +61,8 @@ struct registry {
 	struct reg_net_hooks net;
 	reg_change_fn change_fn;
 	void *change_ctx;
+	void (*update_fn)(void *ctx, const char *host); /* the scheduler */
+	void *update_ctx;
 	reg_event_fn event_fn;
 	void *event_ctx;
 	/* lease timer */
@@ -364,6 +366,15 @@ void reg_set_change_hook(struct registry *r, reg_change_fn fn, void *ctx)
 	pthread_mutex_unlock(&r->mu);
 }
 
+void reg_set_update_hook(struct registry *r,
+			 void (*fn)(void *ctx, const char *host), void *ctx)
+{
+	pthread_mutex_lock(&r->mu);
+	r->update_fn = fn;
+	r->update_ctx = ctx;
+	pthread_mutex_unlock(&r->mu);
+}
+
 void reg_set_event_hook(struct registry *r, reg_event_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&r->mu);
@@ -644,7 +655,14 @@ int reg_host_update(struct registry *r, const char *name,
 	}
 	h->state = state;
 	reg_host_note_state_locked(r, h, before);
-	pthread_mutex_unlock(&r->mu);
+	{
+		void (*fn)(void *, const char *) = r->update_fn;
+		void *fctx = r->update_ctx;
+
+		pthread_mutex_unlock(&r->mu);
+		if (fn && rc == 0)
+			fn(fctx, name);
+	}
 	return rc;
 }
 
@@ -1789,6 +1807,91 @@ int reg_rule_check(struct registry *r, const char *name, const char *text,
 	first_error(&errs, err ? err : (char[REG_ERR_LEN]){ 0 }, REG_ERR_LEN);
 	rule_errs_clear(&errs);
 	return -EINVAL;
+}
+
+/* The line where the last record of a rule file starts (records are
+ * separated by blank lines), and the number of the last line. */
+static void text_last_lines(const char *text, size_t len, int *rec_start,
+			    int *last)
+{
+	int line = 1, blank_before = 1;
+
+	*rec_start = 1;
+	*last = 1;
+	for (size_t i = 0; i < len; line++) {
+		size_t j = i;
+		int blank = 1;
+
+		while (j < len && text[j] != '\n') {
+			if (text[j] != ' ' && text[j] != '\t' && text[j] != '\r')
+				blank = 0;
+			j++;
+		}
+		if (!blank && blank_before)
+			*rec_start = line;
+		blank_before = blank;
+		*last = line;
+		i = j + 1;
+	}
+}
+
+/* Could more lines make this error go away?  A missing key of the last
+ * record, a reference to a rule a later record may define, anything on the
+ * last line (a continuation line may still extend its value). */
+static int error_repairable(const char *eline, int rec_start, int last)
+{
+	const char *p = strchr(eline, ':');
+	int line = p ? atoi(p + 1) : 0;
+
+	if (strstr(eline, "reference") || strstr(eline, "rl_ruleNo"))
+		return 1;
+	if (line >= last)
+		return 1;
+	return line >= rec_start && strstr(eline, "missing required key");
+}
+
+int reg_text_incomplete(struct registry *r, int policy, const char *name,
+			const char *text, size_t len, uid_t uid)
+{
+	struct rule_errs errs = { 0, NULL, 0 };
+	int rec_start, last, repairable = 1;
+
+	if (policy) {
+		struct policy *p = policy_parse("policy", text, len, &errs);
+
+		policy_free(p);
+	} else {
+		struct ruleset *rs;
+
+		if (!rule_name_ok(name))
+			return 0;
+		pthread_mutex_lock(&r->mu);
+		rs = rules_try_locked(r, name, text, len, NULL, &errs);
+		pthread_mutex_unlock(&r->mu);
+		ruleset_free(rs);
+	}
+	text_last_lines(text, len, &rec_start, &last);
+	for (char *l = errs.text; l && *l && repairable;) {
+		char *nl = strchr(l, '\n');
+
+		if (nl)
+			*nl = '\0';
+		repairable = error_repairable(l, rec_start, last);
+		if (!repairable) {
+			char q[REG_ERR_LEN + 64];
+
+			if (policy)
+				reg_event(r, "policy-rejected", "uid=%u reason=%s",
+					  (unsigned)uid, reg_qv(q, sizeof(q), l));
+			else
+				reg_event(r, "rule-rejected",
+					  "file=%s uid=%u reason=%s", name,
+					  (unsigned)uid, reg_qv(q, sizeof(q), l));
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	rule_errs_clear(&errs);
+	return repairable;
 }
 
 int reg_rule_write(struct registry *r, const char *name, const char *text,

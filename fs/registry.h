@@ -180,6 +180,10 @@ void reg_tick(struct registry *r, double now);
 
 void reg_set_net_hooks(struct registry *r, const struct reg_net_hooks *h);
 void reg_set_change_hook(struct registry *r, reg_change_fn fn, void *ctx);
+/* Called unlocked after each successful reg_host_update: the scheduler's
+ * event-driven entry.  fn may be NULL. */
+void reg_set_update_hook(struct registry *r,
+			 void (*fn)(void *ctx, const char *host), void *ctx);
 void reg_set_event_hook(struct registry *r, reg_event_fn fn, void *ctx);
 
 void reg_lock(struct registry *r);
@@ -246,6 +250,12 @@ int reg_rule_rename(struct registry *r, const char *from, const char *to,
 /* Validate without changing anything (used while buffering a write). */
 int reg_rule_check(struct registry *r, const char *name, const char *text,
 		   size_t len, char *err);
+/* For a rule file (policy 0) or the policy (1) arriving in pieces: 1 when
+ * `text` is valid or every error in it could still be repaired by more
+ * lines; 0 when it has an error no continuation can fix, which is then
+ * reported (rule-rejected / policy-rejected event, with uid). */
+int reg_text_incomplete(struct registry *r, int policy, const char *name,
+			const char *text, size_t len, uid_t uid);
 int reg_policy_write(struct registry *r, const char *text, size_t len,
 		     uid_t uid, char *err);
 /* sched/<name> = text (one value, trailing newline allowed). */

@@ -87,10 +87,22 @@ echo "$err" | grep -q "Invalid argument" || fail "bad rule: shell said '$err'"
 grep -q "rl_name: t91" "$M/rules/t.rule" || fail "old rule lost after a bad write"
 grep -q "rule-rejected file=t.rule uid=0" "$M/events" || fail "no rule-rejected event"
 ok "bad rule: EINVAL, old rule kept, rule-rejected event"
-err=$(bwrite "$M/rules/new-bad.rule" "rl_number: 1")
-echo "$err" | grep -q "Invalid argument" || fail "bad new rule accepted"
+# An incomplete text (a record missing keys) could still be completed by
+# more lines, so it is refused at close(), which bash does not report:
+# the file must not appear and events must say why.
+bwrite "$M/rules/new-bad.rule" "rl_number: 1" >/dev/null
 [ ! -e "$M/rules/new-bad.rule" ] || fail "a rejected new file stayed"
-ok "bad new rule file does not appear"
+grep -q "rule-rejected file=new-bad.rule" "$M/events" || fail "no rule-rejected event for an incomplete file"
+ok "incomplete new rule file does not appear; events says why"
+# bash writes a multi-line echo one line per write(2): a valid text is
+# applied at close, a bad line fails as soon as the next line arrives.
+bash -c "echo '$(printf '%s' "$VALID" | sed 's/91/93/g')' > '$M/rules/multi.rule'" || fail "multi-line bash echo of a valid rule failed"
+grep -q "rl_name: t93" "$M/rules/multi.rule" || fail "multi-line rule not applied"
+err=$(bash -c "printf 'rl_number: 94\nrl_name: t94\nrl_operator: =<>\nrl_type: simple\n' > '$M/rules/multi.rule'" 2>&1)
+echo "$err" | grep -q "Invalid argument" || fail "bad line in a multi-line write: shell said '$err'"
+grep -q "rl_name: t93" "$M/rules/multi.rule" || fail "old multi.rule lost"
+rm "$M/rules/multi.rule"
+ok "multi-line bash echo/printf: valid applied, bad line refused at once"
 {
     printf '%s\n\n' "$VALID" | sed 's/91/92/g'
     printf '%s\n' "$VALID" | sed 's/91/93/g'
@@ -115,7 +127,8 @@ ok "non-.rule name rejected"
 # --- policy and sched --------------------------------------------------------
 cp "$ROOT/examples/policies/policy3.policy" "$M/policy" || fail "valid policy"
 cmp -s "$ROOT/examples/policies/policy3.policy" "$M/policy" || fail "policy content"
-err=$(bwrite "$M/policy" "migrate_when: (load1 >")
+err=$(bwrite "$M/policy" "migrate_when: (load1 >> 2)
+place: first_fit")
 echo "$err" | grep -q "Invalid argument" || fail "bad policy: '$err'"
 cmp -s "$ROOT/examples/policies/policy3.policy" "$M/policy" || fail "bad policy changed it"
 grep -q "policy-rejected uid=0" "$M/events" || fail "no policy-rejected event"

@@ -1,5 +1,6 @@
 /* unit_main.c — the one unit-test runner; see unit.h. */
 #include "test/unit/unit.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 	int passed = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* daemons' one-line-per-event logs are noise here; UNIT_VERBOSE=1 shows them */
+	log_quiet(!getenv("UNIT_VERBOSE"));
 	for (struct unit_test *t = tests; t; t = t->next) {
 		if (argc > 1 && !strstr(t->name, argv[1]))
 			continue;

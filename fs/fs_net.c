@@ -1,0 +1,953 @@
+/*
+ * fs_net.c — reschedfs's agent listener: one network thread, one libevent
+ * loop, every agent message dispatched into the registry.  See fs_net.h.
+ */
+#include "fs/fs_net.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/conn.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/util.h"
+
+#define TOKEN_HEX 32              /* bytes of a one-time migration token, hex */
+#define ARGC_MAX 1024             /* job_register arguments we accept */
+
+struct local_id {                 /* agent's local id -> registry job id */
+	long local;
+	int job;
+	struct local_id *next;
+};
+
+struct peer {
+	struct fs_net *n;
+	struct conn *c;               /* NULL once closed */
+	char host[REG_NAME_MAX];      /* "" until hello */
+	struct local_id *locals;      /* owned */
+	struct peer *prev, *next;     /* all peers (loop thread) */
+	struct peer *hnext;           /* host table chain (protected by mu) */
+};
+
+struct pmig {                     /* a move between prepare and its result */
+	int job;
+	uint64_t mig;
+	char from[REG_NAME_MAX], to[REG_NAME_MAX];
+	char to_addr[128];
+	char token[TOKEN_HEX * 2 + 1];
+	struct pmig *next;
+};
+
+enum req_kind { REQ_MIGRATE, REQ_ABORT };
+struct net_req {                  /* hook -> loop, owned by the queue */
+	enum req_kind kind;
+	int job;
+	uint64_t mig;
+	char from[REG_NAME_MAX], to[REG_NAME_MAX];
+	char to_addr[128];
+	char reason[256];
+	struct net_req *next;
+};
+
+struct fs_net {
+	struct registry *reg;
+	struct auth_key *key;         /* NULL: loopback only */
+	struct event_base *base;
+	struct conn_listener *lst;
+	struct event *wake_ev;
+	int wake_fd;                  /* eventfd: hooks and stop -> loop */
+	pthread_t thr;
+	struct peer *peers;           /* loop thread */
+	struct pmig *migs;            /* loop thread */
+	size_t nconnected;            /* protected by mu */
+	/* protected by mu */
+	pthread_mutex_t mu;
+	struct peer *tab[FS_NET_HASH_SIZE];
+	struct net_req *reqs, **reqs_tail;
+	int rules_dirty;
+	int stop;
+};
+
+static struct fs_net *g_net;
+
+/* ---- the host -> peer table ------------------------------------------------ */
+
+static size_t host_hash(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h % FS_NET_HASH_SIZE;
+}
+
+/* mu held. */
+static struct peer *table_find(struct fs_net *n, const char *host)
+{
+	struct peer *p;
+
+	for (p = n->tab[host_hash(host)]; p; p = p->hnext)
+		if (strcmp(p->host, host) == 0)
+			return p;
+	return NULL;
+}
+
+/* mu held.  Unlink p if it is in the table. */
+static void table_remove(struct fs_net *n, struct peer *p)
+{
+	struct peer **pp;
+
+	if (!p->host[0])
+		return;
+	for (pp = &n->tab[host_hash(p->host)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == p) {
+			*pp = p->hnext;
+			n->nconnected--;
+			return;
+		}
+}
+
+size_t fs_net_connected(void)
+{
+	size_t k;
+
+	if (!g_net)
+		return 0;
+	pthread_mutex_lock(&g_net->mu);
+	k = g_net->nconnected;
+	pthread_mutex_unlock(&g_net->mu);
+	return k;
+}
+
+/* Loop thread: the connected peer of `host`, or NULL.  The loop is the
+ * only writer of the table, so reading it here needs the lock only for
+ * the hooks' sake. */
+static struct peer *peer_of(struct fs_net *n, const char *host)
+{
+	struct peer *p;
+
+	pthread_mutex_lock(&n->mu);
+	p = table_find(n, host);
+	pthread_mutex_unlock(&n->mu);
+	return p;
+}
+
+/* ---- peers --------------------------------------------------------------- */
+
+static void peer_free(struct peer *p)
+{
+	struct fs_net *n = p->n;
+	struct local_id *l, *ln;
+
+	pthread_mutex_lock(&n->mu);
+	table_remove(n, p);
+	pthread_mutex_unlock(&n->mu);
+	if (p->host[0])
+		reg_host_disconnected(n->reg, p->host);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		n->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	for (l = p->locals; l; l = ln) {
+		ln = l->next;
+		free(l);
+	}
+	free(p);
+}
+
+/* Drop a peer whose conn we close ourselves (no on_close then). */
+static void peer_drop(struct peer *p, const char *why)
+{
+	log_warnx("%s%s%s: %s", conn_peer(p->c), p->host[0] ? " " : "",
+		  p->host, why);
+	conn_close(p->c);
+	p->c = NULL;
+	peer_free(p);
+}
+
+static void send_or_warn(struct peer *p, const struct msg *m)
+{
+	if (p->c && conn_send(p->c, m) < 0)
+		log_warnx("%s: cannot send %s", p->host, msg_type(m));
+}
+
+/* ---- registry -> agent ------------------------------------------------------ */
+
+/* ruleset f.FILE=TEXT ... from a snapshot; NULL on no memory. */
+static struct msg *ruleset_msg(const struct reg_rules_snapshot *s)
+{
+	struct msg *m = msg_new("ruleset");
+	char key[MSG_WORD_MAX];
+
+	for (size_t i = 0; m && i < s->n; i++) {
+		char *t = strndup(s->texts[i], s->lens[i]);
+
+		snprintf(key, sizeof(key), "f.%s", s->names[i]);
+		if (!t || msg_set(m, key, t) < 0)
+			log_warnx("rule file %s cannot travel (name or size)",
+				  s->names[i]);
+		free(t);
+	}
+	return m;
+}
+
+static void send_ruleset(struct fs_net *n, struct peer *only)
+{
+	struct reg_rules_snapshot s;
+	struct msg *m;
+
+	if (reg_rules_snapshot(n->reg, &s) < 0)
+		return;
+	m = ruleset_msg(&s);
+	reg_rules_snapshot_free(&s);
+	if (!m)
+		return;
+	if (only)
+		send_or_warn(only, m);
+	else
+		for (struct peer *p = n->peers; p; p = p->next)
+			if (p->host[0])
+				send_or_warn(p, m);
+	msg_free(m);
+}
+
+/* ---- agent -> registry: hosts ---------------------------------------------- */
+
+static int need_keys(struct peer *p, const struct msg *m, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (!msg_get(m, *keys)) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "%s without %s", msg_type(m), *keys);
+			peer_drop(p, why);
+			return -1;
+		}
+	return 0;
+}
+
+/* A new connection for a host that is still connected: the old one is
+ * stale (the agent restarted); close it quietly. */
+static void claim_host(struct fs_net *n, struct peer *p, const char *name)
+{
+	struct peer *old = peer_of(n, name);
+
+	if (old && old != p) {
+		log_info("%s: replaces the older connection of %s",
+			 conn_peer(p->c), name);
+		conn_close(old->c);
+		old->c = NULL;
+		pthread_mutex_lock(&n->mu);
+		table_remove(n, old);
+		pthread_mutex_unlock(&n->mu);
+		old->host[0] = '\0';     /* not "disconnected": p holds it */
+		peer_free(old);
+	}
+	if (old == p)
+		return;
+	pthread_mutex_lock(&n->mu);
+	snprintf(p->host, sizeof(p->host), "%s", name);
+	p->hnext = n->tab[host_hash(name)];
+	n->tab[host_hash(name)] = p;
+	n->nconnected++;
+	pthread_mutex_unlock(&n->mu);
+}
+
+static void on_hello(struct peer *p, const struct msg *m)
+{
+	static const char *const req[] = { "name", "interval", NULL };
+	const char *name = msg_get(m, "name");
+	size_t cnt = msg_count(m), k = 0;
+	struct reg_kv *kv;
+	struct msg *w;
+	double interval;
+	int rc;
+
+	if (need_keys(p, m, req) < 0)
+		return;
+	if (!reg_name_ok(name) || (p->host[0] && strcmp(p->host, name) != 0) ||
+	    msg_get_num(m, "interval", &interval) < 0 || !(interval > 0)) {
+		peer_drop(p, "hello with a bad name or interval");
+		return;
+	}
+	kv = calloc(cnt, sizeof(*kv));
+	if (!kv) {
+		peer_drop(p, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < cnt; i++)
+		if (strcmp(msg_key(m, i), "name") != 0)
+			kv[k++] = (struct reg_kv){ msg_key(m, i), msg_val(m, i) };
+	rc = reg_host_hello(p->n->reg, name, kv, k, interval);
+	free(kv);
+	if (rc < 0) {
+		peer_drop(p, "hello refused by the registry");
+		return;
+	}
+	claim_host(p->n, p, name);
+	w = msg_new("welcome");
+	if (w) {
+		msg_set(w, "version", "1");
+		msg_set(w, "host", name);
+		send_or_warn(p, w);
+		msg_free(w);
+	}
+	send_ruleset(p->n, p);
+}
+
+/* r.NAME=STATE/VALUE; 0 or -1. */
+static int parse_verdict(const char *name, const char *v, struct reg_verdict *out)
+{
+	const char *slash = strchr(v, '/');
+	char st[32];
+
+	if (!slash || (size_t)(slash - v) >= sizeof(st))
+		return -1;
+	memcpy(st, v, (size_t)(slash - v));
+	st[slash - v] = '\0';
+	out->name = name;
+	out->state = rs_state_parse(st);
+	if (out->state < RS_FREE || out->state > RS_ERROR)
+		return -1;
+	if (util_parse_double(slash + 1, &out->value) < 0)
+		out->value = NAN;
+	return 0;
+}
+
+static void on_update(struct peer *p, const struct msg *m)
+{
+	static const char *const req[] = { "state", NULL };
+	size_t cnt = msg_count(m), nm = 0, nv = 0;
+	struct reg_metric *ms = calloc(cnt + 1, sizeof(*ms));
+	struct reg_verdict *vs = calloc(cnt + 1, sizeof(*vs));
+	double interval = 0;
+	int state;
+
+	if (!ms || !vs || need_keys(p, m, req) < 0)
+		goto out;
+	state = rs_state_parse(msg_get(m, "state"));
+	if (!p->host[0] || state < RS_FREE || state > RS_OVERLOADED) {
+		peer_drop(p, p->host[0] ? "update with a bad state" : "update before hello");
+		goto out;
+	}
+	msg_get_num(m, "interval", &interval);
+	for (size_t i = 0; i < cnt; i++) {
+		const char *k = msg_key(m, i), *v = msg_val(m, i);
+
+		if (strncmp(k, "m.", 2) == 0 && util_parse_double(v, &ms[nm].value) == 0)
+			ms[nm++].name = k + 2;
+		else if (strncmp(k, "r.", 2) == 0 && parse_verdict(k + 2, v, &vs[nv]) == 0)
+			nv++;
+	}
+	if (reg_host_update(p->n->reg, p->host, ms, nm, vs, nv, state, interval) < 0)
+		log_warnx("%s: update refused by the registry", p->host);
+out:
+	free(ms);
+	free(vs);
+}
+
+static void on_ruleset_result(struct peer *p, const struct msg *m)
+{
+	const char *ok = msg_get(m, "ok"), *why = msg_get(m, "reason");
+	char q[300];
+
+	if (ok && strcmp(ok, "1") == 0)
+		return;
+	reg_event(p->n->reg, "ruleset-refused", "host=%s reason=%s", p->host,
+		  reg_qv(q, sizeof(q), why ? why : "unknown"));
+}
+
+/* ---- agent -> registry: jobs and moves ---------------------------------------- */
+
+static int job_of(struct peer *p, const struct msg *m)
+{
+	double v;
+
+	if (msg_get_num(m, "job", &v) == 0 && v >= 1 && v <= 1e7)
+		return (int)v;
+	if (msg_get_num(m, "local", &v) == 0)
+		for (struct local_id *l = p->locals; l; l = l->next)
+			if (l->local == (long)v)
+				return l->job;
+	return -1;
+}
+
+static void remember_local(struct peer *p, long local, int job)
+{
+	struct local_id *l = malloc(sizeof(*l));
+
+	if (!l)
+		return;
+	*l = (struct local_id){ local, job, p->locals };
+	p->locals = l;
+}
+
+static void reply_job_id(struct peer *p, const char *local, int job)
+{
+	struct msg *r = msg_new("job_id");
+
+	if (!r)
+		return;
+	msg_set(r, "local", local);
+	msg_setf(r, "job", "%d", job);
+	send_or_warn(p, r);
+	msg_free(r);
+}
+
+static void on_job_register(struct peer *p, const struct msg *m)
+{
+	static const char *const req[] = { "local", "pid", "uid", "prog", "argc", NULL };
+	struct reg_proc_info pi = { 0 };
+	double pid, uid, argc, v;
+	const char **argv = NULL;
+	char key[32];
+	int job;
+
+	if (need_keys(p, m, req) < 0)
+		return;
+	if (!p->host[0] || msg_get_num(m, "pid", &pid) < 0 ||
+	    msg_get_num(m, "uid", &uid) < 0 || msg_get_num(m, "argc", &argc) < 0 ||
+	    argc < 0 || argc > ARGC_MAX || !(argv = calloc((size_t)argc + 1, sizeof(*argv)))) {
+		peer_drop(p, "bad job_register");
+		return;
+	}
+	for (int i = 0; i < (int)argc; i++) {
+		snprintf(key, sizeof(key), "arg%d", i);
+		argv[i] = msg_get(m, key) ? msg_get(m, key) : "";
+	}
+	pi.pid = (pid_t)pid;
+	pi.uid = (uid_t)uid;
+	pi.prog = msg_get(m, "prog");
+	pi.cwd = msg_get(m, "cwd");
+	pi.argv = argv;
+	pi.argc = (int)argc;
+	pi.schema = msg_get(m, "schema");
+	if (msg_get_num(m, "start", &v) == 0)
+		pi.start_wall = v;
+	if (msg_get_num(m, "job", &v) == 0 && v >= 1)
+		pi.job = (int)v;
+	job = reg_proc_register(p->n->reg, p->host, &pi);
+	free(argv);
+	if (job < 0) {
+		log_warnx("%s: job_register refused: %s", p->host, strerror(-job));
+		return;
+	}
+	remember_local(p, strtol(msg_get(m, "local"), NULL, 10), job);
+	reply_job_id(p, msg_get(m, "local"), job);
+}
+
+static void on_job_status(struct peer *p, const struct msg *m)
+{
+	const char *st = msg_get(m, "status");
+	int job = job_of(p, m), status;
+	double code = 0;
+
+	if (!st || job < 0) {
+		peer_drop(p, "job_status without a known job or status");
+		return;
+	}
+	msg_get_num(m, "code", &code);
+	status = strcmp(st, "done") == 0 ? JOB_DONE
+		 : strcmp(st, "failed") == 0 ? JOB_FAILED : JOB_RUNNING;
+	if (status == JOB_RUNNING)
+		reg_proc_update(p->n->reg, job, status, (int)code);
+	else
+		reg_proc_exit(p->n->reg, job, status, (int)code);
+}
+
+static struct pmig *pmig_find(struct fs_net *n, int job, uint64_t mig, int unlink)
+{
+	for (struct pmig **pp = &n->migs; *pp; pp = &(*pp)->next)
+		if ((*pp)->job == job && (*pp)->mig == mig) {
+			struct pmig *x = *pp;
+
+			if (unlink)
+				*pp = x->next;
+			return x;
+		}
+	return NULL;
+}
+
+static int mig_ids(const struct msg *m, int *job, uint64_t *mig)
+{
+	double j, g;
+
+	if (msg_get_num(m, "job", &j) < 0 || msg_get_num(m, "mig", &g) < 0 ||
+	    j < 1 || g < 1)
+		return -1;
+	*job = (int)j;
+	*mig = (uint64_t)g;
+	return 0;
+}
+
+/* Destination ready: tell the source where to send the state. */
+static void on_mig_ready(struct peer *p, const struct msg *m)
+{
+	const char *port = msg_get(m, "port");
+	struct pmig *x;
+	struct peer *src;
+	struct msg *cmd;
+	uint64_t mig;
+	int job;
+
+	if (mig_ids(m, &job, &mig) < 0 || !port) {
+		peer_drop(p, "bad mig_ready");
+		return;
+	}
+	if (!(x = pmig_find(p->n, job, mig, 0)))
+		return;               /* aborted meanwhile */
+	src = peer_of(p->n, x->from);
+	if (!src || !(cmd = msg_new("migrate"))) {
+		reg_migration_result(p->n->reg, job, mig, 0, "source agent not connected",
+				     EHOSTUNREACH, NULL);
+		free(pmig_find(p->n, job, mig, 1));
+		return;
+	}
+	msg_setf(cmd, "job", "%d", job);
+	msg_setf(cmd, "mig", "%llu", (unsigned long long)mig);
+	msg_setf(cmd, "to", "%s:%s", x->to_addr, port);
+	msg_set(cmd, "token", x->token);
+	msg_set(cmd, "dest", x->to);
+	send_or_warn(src, cmd);
+	msg_free(cmd);
+}
+
+static void on_mig_progress(struct peer *p, const struct msg *m)
+{
+	const char *phase = msg_get(m, "phase");
+	uint64_t mig;
+	double t = 0;
+	int job;
+
+	if (mig_ids(m, &job, &mig) < 0 || !phase) {
+		peer_drop(p, "bad mig_progress");
+		return;
+	}
+	msg_get_num(m, "t", &t);
+	reg_migration_progress(p->n->reg, job, mig, phase, t);
+}
+
+static void on_mig_result(struct peer *p, const struct msg *m)
+{
+	struct reg_mig_timings t = { 0 };
+	double ok = 0, b = 0;
+	uint64_t mig;
+	int job;
+
+	if (mig_ids(m, &job, &mig) < 0 || msg_get_num(m, "ok", &ok) < 0) {
+		peer_drop(p, "bad mig_result");
+		return;
+	}
+	msg_get_num(m, "poll_s", &t.poll_s);
+	msg_get_num(m, "connect_s", &t.connect_s);
+	msg_get_num(m, "transfer_s", &t.transfer_s);
+	msg_get_num(m, "restore_s", &t.restore_s);
+	if (msg_get_num(m, "bytes", &b) == 0 && b >= 0)
+		t.bytes = (uint64_t)b;
+	reg_migration_result(p->n->reg, job, mig, ok == 1,
+			     msg_get(m, "reason") ? msg_get(m, "reason") : "",
+			     0, &t);
+	free(pmig_find(p->n, job, mig, 1));
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+struct handler {
+	const char *type;
+	void (*fn)(struct peer *, const struct msg *);
+};
+
+static const struct handler handlers[] = {   /* sorted by type */
+	{ "hello", on_hello },
+	{ "job_register", on_job_register },
+	{ "job_status", on_job_status },
+	{ "mig_progress", on_mig_progress },
+	{ "mig_ready", on_mig_ready },
+	{ "mig_result", on_mig_result },
+	{ "ruleset_result", on_ruleset_result },
+	{ "update", on_update },
+};
+
+static int handler_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct handler *)elem)->type);
+}
+
+static void on_msg(struct conn *c, struct msg *m, void *arg)
+{
+	struct peer *p = arg;
+	const struct handler *h = bsearch(msg_type(m), handlers, ARRAY_SIZE(handlers),
+					  sizeof(handlers[0]), handler_cmp);
+
+	if (!h) {
+		char why[MSG_WORD_MAX + 32];
+
+		snprintf(why, sizeof(why), "unknown message '%s'", msg_type(m));
+		peer_drop(p, why);
+	} else if (!p->host[0] && strcmp(h->type, "hello") != 0) {
+		peer_drop(p, "message before hello");
+	} else {
+		h->fn(p, m);
+	}
+	msg_free(m);
+}
+
+static void on_close(struct conn *c, const char *reason, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->host[0])
+		log_info("%s (%s): disconnected: %s", p->host, conn_peer(c), reason);
+	p->c = NULL;
+	peer_free(p);
+}
+
+static void on_accept(struct conn_listener *l, evutil_socket_t fd,
+		      const char *peer, void *arg)
+{
+	struct fs_net *n = arg;
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		close(fd);
+		return;
+	}
+	p->n = n;
+	p->c = conn_new(n->base, fd, CONN_REGISTRY, n->key, on_msg, on_close, p);
+	if (!p->c) {
+		log_warnx("%s: cannot set up the connection", peer);
+		free(p);
+		return;
+	}
+	p->next = n->peers;
+	if (n->peers)
+		n->peers->prev = p;
+	n->peers = p;
+}
+
+/* ---- hooks (any thread) and their loop side ------------------------------------ */
+
+static void wake(struct fs_net *n)
+{
+	uint64_t one = 1;
+
+	(void)!write(n->wake_fd, &one, sizeof(one));
+}
+
+static void queue_req(struct fs_net *n, struct net_req *r)
+{
+	pthread_mutex_lock(&n->mu);
+	*n->reqs_tail = r;
+	n->reqs_tail = &r->next;
+	pthread_mutex_unlock(&n->mu);
+	wake(n);
+}
+
+static void hook_ruleset_changed(void *ctx, const struct reg_rules_snapshot *snap)
+{
+	struct fs_net *n = ctx;
+
+	pthread_mutex_lock(&n->mu);
+	n->rules_dirty = 1;           /* the loop takes a fresh snapshot */
+	pthread_mutex_unlock(&n->mu);
+	wake(n);
+}
+
+static int hook_migrate(void *ctx, const struct reg_migrate_req *rq)
+{
+	struct fs_net *n = ctx;
+	struct net_req *r;
+	int both;
+
+	pthread_mutex_lock(&n->mu);
+	both = table_find(n, rq->from) && table_find(n, rq->to);
+	pthread_mutex_unlock(&n->mu);
+	if (!both)
+		return -EHOSTUNREACH;
+	if (!rq->to_addr || !rq->to_addr[0])
+		return -EHOSTUNREACH;
+	if (!(r = calloc(1, sizeof(*r))))
+		return -ENOMEM;
+	r->kind = REQ_MIGRATE;
+	r->job = rq->job;
+	r->mig = rq->mig;
+	snprintf(r->from, sizeof(r->from), "%s", rq->from);
+	snprintf(r->to, sizeof(r->to), "%s", rq->to);
+	snprintf(r->to_addr, sizeof(r->to_addr), "%s", rq->to_addr);
+	queue_req(n, r);
+	return 0;
+}
+
+static void hook_abort(void *ctx, int job, uint64_t mig, const char *reason)
+{
+	struct fs_net *n = ctx;
+	struct net_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return;
+	r->kind = REQ_ABORT;
+	r->job = job;
+	r->mig = mig;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+	queue_req(n, r);
+}
+
+/* prepare job mig token prog cwd argc arg0... uid, to the destination. */
+static struct msg *prepare_msg(struct fs_net *n, const struct pmig *x)
+{
+	struct msg *m = msg_new("prepare");
+	struct reg_job *j;
+	char key[32];
+
+	if (!m)
+		return NULL;
+	msg_setf(m, "job", "%d", x->job);
+	msg_setf(m, "mig", "%llu", (unsigned long long)x->mig);
+	msg_set(m, "token", x->token);
+	reg_lock(n->reg);
+	j = reg_job_locked(n->reg, x->job);
+	if (j) {
+		msg_set(m, "prog", j->prog ? j->prog : "");
+		msg_set(m, "cwd", j->cwd ? j->cwd : "/");
+		msg_setf(m, "argc", "%d", j->argc);
+		for (int i = 0; i < j->argc; i++) {
+			snprintf(key, sizeof(key), "arg%d", i);
+			msg_set(m, key, j->argv[i]);
+		}
+		msg_setf(m, "uid", "%u", (unsigned)j->uid);
+		if (j->schema)        /* the destination picks its arch's binary */
+			msg_set(m, "schema", j->schema);
+	}
+	reg_unlock(n->reg);
+	if (!j) {
+		msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void start_move(struct fs_net *n, const struct net_req *r)
+{
+	struct pmig *x = calloc(1, sizeof(*x));
+	unsigned char tok[TOKEN_HEX];
+	struct peer *dst = peer_of(n, r->to);
+	struct msg *m;
+
+	if (!x) {
+		reg_migration_result(n->reg, r->job, r->mig, 0, "out of memory", ENOMEM, NULL);
+		return;
+	}
+	*x = (struct pmig){ .job = r->job, .mig = r->mig };
+	snprintf(x->from, sizeof(x->from), "%s", r->from);
+	snprintf(x->to, sizeof(x->to), "%s", r->to);
+	snprintf(x->to_addr, sizeof(x->to_addr), "%s", r->to_addr);
+	randombytes_buf(tok, sizeof(tok));
+	sodium_bin2hex(x->token, sizeof(x->token), tok, sizeof(tok));
+	m = prepare_msg(n, x);
+	if (!dst || !m) {
+		reg_migration_result(n->reg, r->job, r->mig, 0,
+				     dst ? "job vanished" : "destination agent not connected",
+				     dst ? ENOENT : EHOSTUNREACH, NULL);
+		free(x);
+		msg_free(m);
+		return;
+	}
+	x->next = n->migs;
+	n->migs = x;
+	send_or_warn(dst, m);
+	msg_free(m);
+}
+
+static void abort_move(struct fs_net *n, const struct net_req *r)
+{
+	struct pmig *x = pmig_find(n, r->job, r->mig, 1);
+	struct msg *m;
+
+	if (!x)
+		return;
+	m = msg_new("abort");
+	if (m) {
+		msg_setf(m, "job", "%d", r->job);
+		msg_setf(m, "mig", "%llu", (unsigned long long)r->mig);
+		msg_set(m, "reason", r->reason);
+		for (int i = 0; i < 2; i++) {
+			struct peer *p = peer_of(n, i ? x->to : x->from);
+
+			if (p)
+				send_or_warn(p, m);
+		}
+		msg_free(m);
+	}
+	free(x);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct fs_net *n = arg;
+	struct net_req *r, *next;
+	uint64_t v;
+	int rules, stop;
+
+	(void)!read(fd, &v, sizeof(v));
+	pthread_mutex_lock(&n->mu);
+	r = n->reqs;
+	n->reqs = NULL;
+	n->reqs_tail = &n->reqs;
+	rules = n->rules_dirty;
+	n->rules_dirty = 0;
+	stop = n->stop;
+	pthread_mutex_unlock(&n->mu);
+	if (rules)
+		send_ruleset(n, NULL);
+	for (; r; r = next) {
+		next = r->next;
+		if (r->kind == REQ_MIGRATE)
+			start_move(n, r);
+		else
+			abort_move(n, r);
+		free(r);
+	}
+	if (stop)
+		event_base_loopbreak(n->base);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static void *net_main(void *arg)
+{
+	struct fs_net *n = arg;
+
+	event_base_dispatch(n->base);
+	return NULL;
+}
+
+/* 10,000 agents need 10,000 descriptors: raise the soft limit to the hard. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int net_setup(struct fs_net *n, const struct fs_config *cfg, char *err)
+{
+	char e[CONN_ERR_LEN];
+
+	if (auth_init() < 0) {
+		snprintf(err, REG_ERR_LEN, "libsodium: cannot initialise");
+		return -1;
+	}
+	if (cfg->key_file && !(n->key = auth_key_load(cfg->key_file, e, sizeof(e)))) {
+		snprintf(err, REG_ERR_LEN, "%s", e);
+		return -1;
+	}
+	n->base = event_base_new();
+	n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!n->base || n->wake_fd < 0 ||
+	    !(n->wake_ev = event_new(n->base, n->wake_fd, EV_READ | EV_PERSIST, on_wake, n)) ||
+	    event_add(n->wake_ev, NULL) < 0) {
+		snprintf(err, REG_ERR_LEN, "event loop: %s", strerror(errno));
+		return -1;
+	}
+	n->lst = conn_listen(n->base, cfg->listen ? cfg->listen : FS_DEFAULT_LISTEN,
+			     n->key, on_accept, n, e, sizeof(e));
+	if (!n->lst) {
+		snprintf(err, REG_ERR_LEN, "%s", e);
+		return -1;
+	}
+	return 0;
+}
+
+static void net_free(struct fs_net *n)
+{
+	struct net_req *r, *rn;
+	struct pmig *x, *xn;
+
+	while (n->peers) {
+		conn_close(n->peers->c);
+		n->peers->c = NULL;
+		peer_free(n->peers);
+	}
+	for (r = n->reqs; r; r = rn) {
+		rn = r->next;
+		free(r);
+	}
+	for (x = n->migs; x; x = xn) {
+		xn = x->next;
+		free(x);
+	}
+	conn_listener_free(n->lst);
+	if (n->wake_ev)
+		event_free(n->wake_ev);
+	if (n->base)
+		event_base_free(n->base);
+	if (n->wake_fd >= 0)
+		close(n->wake_fd);
+	auth_key_free(n->key);
+	pthread_mutex_destroy(&n->mu);
+	free(n);
+}
+
+int fs_net_start(struct registry *r, const struct fs_config *cfg, char *err)
+{
+	struct fs_net *n = calloc(1, sizeof(*n));
+	struct reg_net_hooks h;
+
+	if (!n) {
+		snprintf(err, REG_ERR_LEN, "out of memory");
+		return -1;
+	}
+	n->reg = r;
+	n->wake_fd = -1;
+	n->reqs_tail = &n->reqs;
+	pthread_mutex_init(&n->mu, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (net_setup(n, cfg, err) < 0 || pthread_create(&n->thr, NULL, net_main, n) != 0) {
+		if (!err[0])
+			snprintf(err, REG_ERR_LEN, "cannot start the network thread");
+		net_free(n);
+		return -1;
+	}
+	g_net = n;
+	h = (struct reg_net_hooks){ .ctx = n, .ruleset_changed = hook_ruleset_changed,
+				    .migrate = hook_migrate, .abort = hook_abort };
+	reg_set_net_hooks(r, &h);
+	log_info("listening for agents on %s%s", cfg->listen ? cfg->listen : FS_DEFAULT_LISTEN,
+		 n->key ? " (key required)" : " (loopback only, no key)");
+	return 0;
+}
+
+void fs_net_stop(void)
+{
+	struct fs_net *n = g_net;
+	struct reg_net_hooks none = { 0 };
+
+	if (!n)
+		return;
+	reg_set_net_hooks(n->reg, &none);
+	pthread_mutex_lock(&n->mu);
+	n->stop = 1;
+	pthread_mutex_unlock(&n->mu);
+	wake(n);
+	pthread_join(n->thr, NULL);
+	g_net = NULL;
+	net_free(n);
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# registry.sh [N] — scale bench of reschedfs: N (default 10000) synthetic
+# authenticated agents (build/tools/loadgen, one process, libevent) send
+# hello then a 15-metric update at 1 Hz over loopback.  Prints
+#   registry_cpu_cores=... rss_per_host_kib=... lag_p99_ms=... hosts=... grep_s=...
+# (CPU from /proc/PID/stat over 30 s; RSS growth per host; lag from an
+# update's send to its value readable in the tree, sampled on 8 hosts;
+# time of `grep -l overloaded hosts/*/state`), then the failure detection
+# time of one real agent killed with SIGKILL at --interval 1.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$(pwd)
+N=${1:-10000}
+WINDOW=${BENCH_WINDOW:-30}
+[ "$(id -u)" = 0 ] || { echo "needs root (FUSE mount)"; exit 77; }
+for b in bin/reschedfs bin/resched-agent build/tools/loadgen; do
+    [ -x "$b" ] || { echo "$b not built (make all build/tools/loadgen)"; exit 77; }
+done
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || { echo "cannot raise ulimit -n"; exit 77; }
+[ "$(ulimit -n)" -gt $((N + 100)) ] || { echo "ulimit -n $(ulimit -n) too low for $N agents"; exit 77; }
+T=$(mktemp -d "/tmp/resched-bench-reg-$$-XXXXXX")
+M=$T/mnt; mkdir -p "$M"
+KEY=$T/key; head -c 32 /dev/urandom > "$KEY"; chmod 600 "$KEY"
+PORT=$((20000 + $$ % 20000)); REG=127.0.0.1:$PORT
+FSPID="" LGPID="" AGPID=""
+cleanup() {
+    for p in $LGPID $AGPID; do kill "$p" 2>/dev/null; done
+    [ -n "$FSPID" ] && kill "$FSPID" 2>/dev/null && sleep 0.5
+    [ -n "$FSPID" ] && kill -9 "$FSPID" 2>/dev/null
+    fusermount3 -uz "$M" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+bin/reschedfs "$M" -f --listen "$REG" --key "$KEY" >"$T/fs.log" 2>&1 &
+FSPID=$!
+i=0; while [ ! -f "$M/README" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ -f "$M/README" ] || { echo "reschedfs did not mount"; exit 1; }
+rss0=$(rss_kib $FSPID)
+build/tools/loadgen --registry "$REG" --key "$KEY" -n "$N" --duration $((WINDOW + 90)) \
+    --mount "$M" --probes 8 >"$T/lg.out" 2>"$T/lg.err" &
+LGPID=$!
+i=0; while ! grep -q "^connected=" "$T/lg.out" && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "^connected=" "$T/lg.out" || { echo "not all agents connected"; tail -3 "$T/lg.err"; exit 1; }
+echo "all $N agents welcomed after $((i / 10)) s"
+sleep 3
+hz=$(getconf CLK_TCK)
+c0=$(cpu_ticks $FSPID); t0=$(date +%s.%N)
+sleep "$WINDOW"
+c1=$(cpu_ticks $FSPID); t1=$(date +%s.%N)
+rss1=$(rss_kib $FSPID)
+hosts=$(ls "$M/hosts" | wc -l)
+g0=$(date +%s.%N)
+nover=$(grep -l overloaded "$M"/hosts/*/state | wc -l)
+g1=$(date +%s.%N)
+kill "$LGPID"; wait "$LGPID" 2>/dev/null; LGPID=""
+sleep 0.2
+lag=$(sed -n 's/.*lag_p99_ms=\([^ ]*\).*/\1/p' "$T/lg.out")
+awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v r0="$rss0" \
+    -v r1="$rss1" -v n="$N" -v lag="$lag" -v h="$hosts" -v g0="$g0" -v g1="$g1" 'BEGIN {
+    printf "registry_cpu_cores=%.3f rss_per_host_kib=%.1f lag_p99_ms=%s hosts=%d grep_s=%.3f\n",
+        (c1 - c0) / hz / (t1 - t0), (r1 - r0) / n, lag, h, g1 - g0 }'
+echo "overloaded_hosts=$nover (loadgen reports every 10th host overloaded)"
+grep lag_ "$T/lg.out"
+
+# failure detection of one real agent at interval 1 s
+bin/resched-agent --registry "$REG" --key "$KEY" --name bench-victim --interval 1 \
+    --run "$T/run" >"$T/agent.log" 2>&1 &
+AGPID=$!
+i=0; while ! grep -qx "free\|busy\|overloaded" "$M/hosts/bench-victim/state" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.1; i=$((i + 1)); done
+sleep 1.5
+s0=$(date +%s%3N); kill -9 "$AGPID"; AGPID=""
+i=0; while ! grep -qx unavailable "$M/hosts/bench-victim/state" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05; i=$((i + 1)); done
+echo "failure_detection_ms=$(( $(date +%s%3N) - s0 )) (lease 3 intervals of 1 s)"

@@ -1,0 +1,430 @@
+/*
+ * loadgen.c — synthetic agents for the registry bench and hostile peers
+ * for the auth test.
+ *
+ *   loadgen --registry A:P --key FILE [-n N] [--prefix P] [--duration S]
+ *           [--mount M --probes K]
+ *     N agents (default 10000) on one libevent loop, each: hello, then an
+ *     `update` with 15 metrics every second.  The first K agents carry
+ *     m.probe_ms = wall-clock ms at send; a reader thread polls
+ *     M/hosts/PK/metrics/probe_ms and records the lag until the value is
+ *     readable.  Prints `connected=N` once all are welcomed and, at the
+ *     end, `lag_p50_ms=... lag_p99_ms=... lag_samples=...`.
+ *
+ *   loadgen --attack replay|oversize|garbage --registry A:P [--key FILE]
+ *     one blocking connection misbehaving on purpose; exit 0 when the
+ *     registry hung up on it within 5 s, 1 otherwise.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/auth.h"
+#include "common/conn.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/util.h"
+
+#define PROBES_MAX 64
+#define LAG_MAX 100000
+
+struct opts {
+	const char *registry, *key_file, *prefix, *mount, *attack;
+	int n, probes;
+	double duration;
+};
+
+struct lg;
+struct agent {
+	struct lg *g;
+	int idx;
+	struct conn *c;
+	int welcomed;
+	struct event *tick;
+};
+
+struct lg {
+	struct opts o;
+	struct event_base *base;
+	struct auth_key *key;
+	struct agent *a;
+	int started, welcomed;
+	struct event *ramp, *end, *sig;
+	/* lag samples, protected by mu */
+	pthread_mutex_t mu;
+	double lag[LAG_MAX];
+	int nlag;
+	int stop;
+};
+
+/* ---- mass agents --------------------------------------------------------- */
+
+static void send_update(struct agent *a)
+{
+	static const char *const names[15] = {
+		"load1", "load5", "load15", "cpu_util", "cpu_idle", "cpus", "procs",
+		"procs_running", "mem_total", "mem_avail", "mem_avail_pct",
+		"net_rx_bps", "net_tx_bps", "sockets_established", "disk_avail",
+	};
+	struct msg *m = msg_new("update");
+	char key[64];
+
+	msg_set(m, "state", a->idx % 10 == 0 ? "overloaded" : "free");
+	msg_set(m, "interval", "1");
+	for (int i = 0; i < 15; i++) {
+		snprintf(key, sizeof(key), "m.%s", names[i]);
+		msg_set_num(m, key, (double)(randombytes_uniform(10000)) / 100.0);
+	}
+	if (a->idx < a->g->o.probes)
+		msg_setf(m, "m.probe_ms", "%.0f", floor(util_wall_s() * 1000.0)); /* integral: shown exactly */
+	msg_set(m, "r.load", a->idx % 10 == 0 ? "overloaded/5" : "free/0.1");
+	conn_send(a->c, m);
+	msg_free(m);
+}
+
+static void on_tick(evutil_socket_t fd, short w, void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->c && a->welcomed)
+		send_update(a);
+}
+
+static void on_msg(struct conn *c, struct msg *m, void *arg)
+{
+	struct agent *a = arg;
+
+	if (strcmp(msg_type(m), "welcome") == 0 && !a->welcomed) {
+		a->welcomed = 1;
+		if (++a->g->welcomed == a->g->o.n) {
+			printf("connected=%d\n", a->g->o.n);
+			fflush(stdout);
+		}
+		send_update(a);
+	}
+	msg_free(m);
+}
+
+static void on_close(struct conn *c, const char *reason, void *arg)
+{
+	struct agent *a = arg;
+
+	log_warnx("agent %d: %s", a->idx, reason);
+	a->c = NULL;
+}
+
+static void start_agent(struct lg *g, struct agent *a)
+{
+	char err[CONN_ERR_LEN];
+	struct msg *h = msg_new("hello");
+	struct timeval tv = { 1, 0 };
+
+	a->c = conn_connect(g->base, g->o.registry, CONN_AGENT, g->key, on_msg,
+			    on_close, a, err, sizeof(err));
+	if (!a->c)
+		fatalx("%s", err);
+	msg_setf(h, "name", "%s%d", g->o.prefix, a->idx);
+	msg_set(h, "arch", "x86_64");
+	msg_set(h, "os", "Linux");
+	msg_set(h, "cpus", "2");
+	msg_set(h, "addr", "127.0.0.1");
+	msg_set(h, "agent_version", "loadgen");
+	msg_set(h, "interval", "1");
+	msg_set(h, "byte_order", "little");
+	conn_send(a->c, h);
+	msg_free(h);
+	a->tick = event_new(g->base, -1, EV_PERSIST, on_tick, a);
+	event_add(a->tick, &tv);
+}
+
+/* Open agents 200 at a time so the listen backlog keeps up. */
+static void on_ramp(evutil_socket_t fd, short w, void *arg)
+{
+	struct lg *g = arg;
+	struct timeval tv = { 0, 20000 };
+
+	for (int k = 0; k < 200 && g->started < g->o.n; k++, g->started++) {
+		g->a[g->started].g = g;
+		g->a[g->started].idx = g->started;
+		start_agent(g, &g->a[g->started]);
+	}
+	if (g->started < g->o.n)
+		evtimer_add(g->ramp, &tv);
+}
+
+static void on_end(evutil_socket_t fd, short w, void *arg)
+{
+	event_base_loopbreak(((struct lg *)arg)->base);
+}
+
+/* Reader: poll each probe file; a new value gives one lag sample. */
+static void *reader_main(void *arg)
+{
+	struct lg *g = arg;
+	double last[PROBES_MAX] = { 0 };
+	char path[4096];
+
+	for (;;) {
+		pthread_mutex_lock(&g->mu);
+		int stop = g->stop;
+		pthread_mutex_unlock(&g->mu);
+		if (stop)
+			return NULL;
+		for (int i = 0; i < g->o.probes; i++) {
+			char *t;
+			double v;
+
+			snprintf(path, sizeof(path), "%s/hosts/%s%d/metrics/probe_ms",
+				 g->o.mount, g->o.prefix, i);
+			if (!(t = util_read_file(path, 64, NULL)))
+				continue;
+			t[strcspn(t, "\n")] = '\0';
+			if (util_parse_double(t, &v) == 0 && v != last[i]) {
+				double lag = util_wall_s() * 1000.0 - v;
+
+				if (last[i] != 0) {
+					pthread_mutex_lock(&g->mu);
+					if (g->nlag < LAG_MAX)
+						g->lag[g->nlag++] = lag;
+					pthread_mutex_unlock(&g->mu);
+				}
+				last[i] = v;
+			}
+			free(t);
+		}
+		usleep(2000);
+	}
+}
+
+static int cmp_d(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void report_lag(struct lg *g)
+{
+	if (g->nlag == 0) {
+		printf("lag_p50_ms=nan lag_p99_ms=nan lag_samples=0\n");
+		return;
+	}
+	qsort(g->lag, (size_t)g->nlag, sizeof(double), cmp_d);
+	printf("lag_p50_ms=%.2f lag_p99_ms=%.2f lag_samples=%d\n",
+	       g->lag[g->nlag / 2], g->lag[(int)(g->nlag * 0.99)], g->nlag);
+}
+
+static int run_load(struct lg *g)
+{
+	struct timeval end = { (time_t)g->o.duration, 0 }, now = { 0, 0 };
+	pthread_t rd;
+	int reading = 0;
+
+	g->base = event_base_new();
+	g->a = calloc((size_t)g->o.n, sizeof(*g->a));
+	if (!g->base || !g->a)
+		fatalx("out of memory");
+	g->ramp = evtimer_new(g->base, on_ramp, g);
+	g->end = evtimer_new(g->base, on_end, g);
+	evtimer_add(g->ramp, &now);
+	evtimer_add(g->end, &end);
+	g->sig = evsignal_new(g->base, SIGTERM, on_end, g);
+	evsignal_add(g->sig, NULL);
+	pthread_mutex_init(&g->mu, NULL);
+	if (g->o.mount && g->o.probes > 0)
+		reading = pthread_create(&rd, NULL, reader_main, g) == 0;
+	event_base_dispatch(g->base);
+	pthread_mutex_lock(&g->mu);
+	g->stop = 1;
+	pthread_mutex_unlock(&g->mu);
+	if (reading)
+		pthread_join(rd, NULL);
+	report_lag(g);
+	printf("welcomed=%d\n", g->welcomed);
+	return 0;
+}
+
+/* ---- hostile peers (blocking) ---------------------------------------------- */
+
+static int dial(const char *ap)
+{
+	char host[256], *colon;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int fd;
+
+	snprintf(host, sizeof(host), "%s", ap);
+	if (!(colon = strrchr(host, ':')))
+		fatalx("%s: not ADDR:PORT", ap);
+	*colon = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		fatalx("%s: cannot resolve", ap);
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		fatal("connect %s", ap);
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void put(int fd, const void *b, size_t n)
+{
+	if (send(fd, b, n, MSG_NOSIGNAL) != (ssize_t)n)
+		log_warn("send");
+}
+
+/* Read the registry's greeting line. */
+static void read_greeting(int fd, struct frame_greeting *g)
+{
+	char buf[FRAME_GREETING_MAX + 1], err[128];
+	size_t n = 0;
+
+	while (n < FRAME_GREETING_MAX && (n == 0 || buf[n - 1] != '\n'))
+		if (read(fd, buf + n++, 1) != 1)
+			fatalx("no greeting from the registry");
+	if (frame_greeting_parse(buf, n, g, err, sizeof(err)) != FRAME_OK)
+		fatalx("greeting: %s", err);
+}
+
+static void send_frame(int fd, const unsigned char *skey, uint64_t seq,
+		       const char *line, char **keep, size_t *keep_len)
+{
+	size_t len;
+	char *f = frame_build(skey, FRAME_ROLE_AGENT, seq, line, strlen(line), &len);
+
+	put(fd, f, len);
+	if (keep) {
+		*keep = f;
+		*keep_len = len;
+	} else {
+		free(f);
+	}
+}
+
+/* Greeting, proof, a valid hello as frame 1; returns the session key. */
+static unsigned char *handshake(int fd, const struct auth_key *k, char **f1, size_t *f1len)
+{
+	unsigned char nonce[FRAME_NONCE_LEN], proof[FRAME_MAC_LEN], *skey;
+	char line[FRAME_GREETING_MAX], hex[2 * FRAME_MAC_LEN + 1], msgline[256];
+	struct frame_greeting g;
+
+	auth_nonce(nonce);
+	put(fd, line, frame_greeting_build(line, FRAME_ROLE_AGENT, nonce));
+	read_greeting(fd, &g);
+	skey = auth_session_key(k, nonce, g.nonce);
+	auth_proof(k, FRAME_ROLE_AGENT, g.nonce, nonce, proof);
+	frame_hex(proof, sizeof(proof), hex);
+	snprintf(msgline, sizeof(msgline), "auth proof=%s\n", hex);
+	send_frame(fd, skey, 0, msgline, NULL, NULL);
+	snprintf(msgline, sizeof(msgline), "hello name=attack%d interval=1\n", (int)getpid());
+	send_frame(fd, skey, 1, msgline, f1, f1len);
+	return skey;
+}
+
+/* 1 when the peer closes within 5 s. */
+static int hung_up(int fd)
+{
+	char buf[4096];
+	double until = util_now_s() + 5;
+
+	while (util_now_s() < until) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		r = read(fd, buf, sizeof(buf));
+		if (r <= 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int run_attack(struct lg *g)
+{
+	int fd = dial(g->o.registry), closed;
+	unsigned char junk[512];
+	char *f1 = NULL;
+	size_t f1len = 0;
+	unsigned char *skey = NULL;
+
+	if (strcmp(g->o.attack, "garbage") == 0) {
+		randombytes_buf(junk, sizeof(junk));
+		put(fd, junk, sizeof(junk));
+	} else {
+		if (!g->key)
+			fatalx("--attack %s needs --key", g->o.attack);
+		skey = handshake(fd, g->key, &f1, &f1len);
+		if (strcmp(g->o.attack, "replay") == 0) {
+			put(fd, f1, f1len);          /* frame 1 again */
+		} else if (strcmp(g->o.attack, "oversize") == 0) {
+			char hdr[FRAME_HDR_MAX];
+			int n = snprintf(hdr, sizeof(hdr), "%d 2 -\n", FRAME_MAX + 1);
+
+			put(fd, hdr, (size_t)n);
+		} else {
+			fatalx("--attack: replay, oversize or garbage");
+		}
+	}
+	closed = hung_up(fd);
+	printf("attack=%s %s\n", g->o.attack, closed ? "rejected" : "NOT rejected");
+	free(f1);
+	auth_session_free(skey);
+	close(fd);
+	return closed ? 0 : 1;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "registry", 1, NULL, 'r' }, { "key", 1, NULL, 'k' },
+		{ "prefix", 1, NULL, 'p' }, { "duration", 1, NULL, 'd' },
+		{ "mount", 1, NULL, 'm' }, { "probes", 1, NULL, 'P' },
+		{ "attack", 1, NULL, 'a' }, { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct opts){ .prefix = "lg", .n = 10000, .duration = 30 };
+	while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->registry = optarg; break;
+		case 'k': o->key_file = optarg; break;
+		case 'p': o->prefix = optarg; break;
+		case 'd': o->duration = atof(optarg); break;
+		case 'm': o->mount = optarg; break;
+		case 'P': o->probes = atoi(optarg); break;
+		case 'a': o->attack = optarg; break;
+		case 'n': o->n = atoi(optarg); break;
+		default: exit(2);
+		}
+	}
+	if (!o->registry || o->n < 1 || o->probes < 0 || o->probes > PROBES_MAX)
+		fatalx("usage: loadgen --registry A:P [--key F] [-n N] [--prefix P] "
+		       "[--duration S] [--mount M --probes K] | --attack KIND");
+}
+
+int main(int argc, char **argv)
+{
+	static struct lg g;
+	char err[256];
+
+	log_init("loadgen");
+	parse(argc, argv, &g.o);
+	if (auth_init() < 0)
+		fatalx("libsodium");
+	if (g.o.key_file && !(g.key = auth_key_load(g.o.key_file, err, sizeof(err))))
+		fatalx("%s", err);
+	return g.o.attack ? run_attack(&g) : run_load(&g);
+}
