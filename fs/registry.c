@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "fs/fs_state.h"
 
@@ -1572,11 +1573,14 @@ int reg_migration_result(struct registry *r, int job, uint64_t mig, int ok,
 
 /* ---- rules/ -------------------------------------------------------------- */
 
+/* NAME.rule, with NAME in the protocol's key alphabet [a-z0-9_.-] since
+ * rule files travel to agents as `f.NAME.rule=TEXT` (docs/MESSAGES.md). */
 static int rule_name_ok(const char *name)
 {
 	size_t n = strlen(name);
 
-	return reg_name_ok(name) && n > 5 && strcmp(name + n - 5, ".rule") == 0;
+	return reg_name_ok(name) && msg_word_ok(name) && n > 5 &&
+	       strcmp(name + n - 5, ".rule") == 0;
 }
 
 static int rule_index(struct registry *r, const char *name)
@@ -1781,8 +1785,8 @@ static int name_reject(struct registry *r, const char *name, uid_t uid,
 {
 	char q[256];
 
-	set_err(err, "rule files are named NAME.rule");
-	reg_event(r, "rule-rejected", "file=%s uid=%u reason=\"rule files are named NAME.rule\"",
+	set_err(err, "rule files are named NAME.rule, NAME of a-z 0-9 _ . -");
+	reg_event(r, "rule-rejected", "file=%s uid=%u reason=\"rule files are named NAME.rule, NAME of a-z 0-9 _ . -\"",
 		  reg_qv(q, sizeof(q), name), (unsigned)uid);
 	return -EINVAL;
 }
@@ -1794,7 +1798,7 @@ int reg_rule_check(struct registry *r, const char *name, const char *text,
 	struct ruleset *rs;
 
 	if (!rule_name_ok(name)) {
-		set_err(err, "rule files are named NAME.rule");
+		set_err(err, "rule files are named NAME.rule, NAME of a-z 0-9 _ . -");
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&r->mu);
