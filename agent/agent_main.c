@@ -3,6 +3,7 @@
  * modes: --once (measure one interval, print, exit) or the daemon (talks
  * to the registry; added with agent_net.c, entered through run_daemon).
  */
+#include "agent/agent_net.h"
 #include "agent/monitor.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -241,13 +242,21 @@ static int run_once(const struct agent_opts *o)
 
 /* ---- the daemon ---------------------------------------------------------- */
 
-/* The registry connection arrives with agent_net.c (next issue); until
- * then the daemon mode says so instead of pretending to run. */
+/* The registry client (agent_net.c): runs until SIGTERM/SIGINT. */
 static int run_daemon(const struct agent_opts *o)
 {
-	log_warnx("--registry %s: the daemon mode is not in this build yet; "
-		  "use --once", o->registry);
-	return 1;
+	struct agent_net_config nc = {
+		.registry = o->registry, .key_file = o->key, .name = o->name,
+		.cgroup = o->cgroup, .scripts_dir = o->scripts,
+		.run_dir = o->run_dir, .interval = o->interval,
+	};
+	char err[512];
+
+	if (agent_net_run(&nc, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)

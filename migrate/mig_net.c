@@ -8,15 +8,20 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Socket buffers are left to the kernel's autotuning (setting SO_SNDBUF
+ * or SO_RCVBUF turns it off and caps them at wmem_max/rmem_max).  Nagle is
+ * off: the stream is large writes plus one-line answers ("go", "ok") that
+ * would otherwise wait out a delayed ACK (40 ms). */
 static void net_tune(int fd)
 {
-	int sz = MIG_SOCKBUF;
+	int one = 1;
 
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 

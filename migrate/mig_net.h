@@ -10,7 +10,6 @@
 
 #include <stddef.h>
 
-#define MIG_SOCKBUF (4 << 20)
 
 /* Listen on port 0 of all addresses; *port gets the port chosen. */
 int mig_net_listen(int *port, char *err, size_t errlen);

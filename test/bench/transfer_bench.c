@@ -6,11 +6,18 @@
  *
  *   transfer_bench recv PORTFILE SIZE_MB     listen, write the port, receive
  *   transfer_bench send ADDR:PORT SIZE_MB    connect, send, wait for "ok"
+ *   transfer_bench rawrecv / rawsend ...     the same memory over plain
+ *       send(2)/recv(2), no stream format, no checksum: the second baseline
+ *       (iperf3 resends one cache-hot buffer; a migration must read its
+ *       whole state from memory and write it into fresh memory)
  *
  * The sender prints  transfer size_mb=N seconds=S mb_per_s=R  where the
  * time runs from connect to the receiver's final "ok" (checksum verified).
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -122,6 +129,60 @@ fail:
 	return 1;
 }
 
+/* Plain TCP of the same memory: the cost of moving these bytes at all. */
+static int raw_loop(int fd, unsigned char *p, size_t size, int sending)
+{
+	char err[256];
+
+	for (size_t off = 0; off < size;) {
+		size_t n = size - off < MIG_CHUNK ? size - off : MIG_CHUNK;
+		ssize_t r = sending ? send(fd, p + off, n, MSG_NOSIGNAL)
+				    : recv(fd, p + off, n, 0);
+
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+			snprintf(err, sizeof(err), "%s", r == 0 ? "closed" : strerror(errno));
+			fprintf(stderr, "transfer_bench raw: %s\n", err);
+			return -1;
+		}
+		struct pollfd pfd = { fd, sending ? POLLOUT : POLLIN, 0 };
+		poll(&pfd, 1, TIMEOUT_MS);
+	}
+	return 0;
+}
+
+static int do_raw(const char *where, size_t size, int sending)
+{
+	char err[256];
+	int port = 0, fd, lfd;
+	double t0;
+	unsigned char *p = state_alloc(size, sending), ack = 1;
+	FILE *f;
+
+	if (!sending) {
+		lfd = mig_net_listen(&port, err, sizeof(err));
+		if (lfd < 0 || !(f = fopen(where, "w")))
+			return 1;
+		fprintf(f, "%d\n", port);
+		fclose(f);
+		fd = mig_net_accept(lfd, TIMEOUT_MS, err, sizeof(err));
+		if (fd < 0 || raw_loop(fd, p, size, 0) < 0 || raw_loop(fd, &ack, 1, 1) < 0)
+			return 1;
+		sleep(1);
+		return 0;
+	}
+	t0 = util_now_s();
+	fd = mig_net_connect(where, TIMEOUT_MS, err, sizeof(err));
+	if (fd < 0 || raw_loop(fd, p, size, 1) < 0 || raw_loop(fd, &ack, 1, 0) < 0)
+		return 1;
+	printf("raw size_mb=%zu seconds=%.4f mb_per_s=%.1f\n", size >> 20,
+	       util_now_s() - t0, (double)size / 1e6 / (util_now_s() - t0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t size;
@@ -135,5 +196,9 @@ int main(int argc, char **argv)
 		return do_recv(argv[2], size);
 	if (!strcmp(argv[1], "send"))
 		return do_send(argv[2], size);
+	if (!strcmp(argv[1], "rawrecv"))
+		return do_raw(argv[2], size, 0);
+	if (!strcmp(argv[1], "rawsend"))
+		return do_raw(argv[2], size, 1);
 	return 2;
 }

@@ -1,0 +1,775 @@
+/* agent_local.c — the commander's local socket; see agent_local.h. */
+#include "agent/agent_local.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/agent_spawn.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define READ_CHUNK 65536
+#define ARGC_MAX 1024
+
+struct lproc {                        /* one connection on agent.sock */
+	struct agent_local *l;
+	int fd;
+	struct event *ev;
+	pid_t pid;                        /* SO_PEERCRED */
+	uid_t uid;
+	long local;                       /* 0 until `register` */
+	int job;                          /* 0 until known */
+	struct msg *reg;                  /* job_register to (re)send, owned */
+	int exited;                       /* an `exit` line came */
+	char exit_status[16];
+	int exit_code;
+	uint64_t mig;                     /* source side: the move under way */
+	char *in;                         /* bytes not yet a whole line, owned */
+	size_t inlen;
+	struct lproc *next;
+};
+
+struct succ {                         /* a successor started by `prepare` */
+	int job;
+	uint64_t mig;
+	pid_t pid;
+	int ready, registered, aborted;
+	double started;                   /* util_now_s() at fork */
+	char log[2048];
+	struct succ *next;
+};
+
+struct agent_local {
+	struct event_base *base;
+	char *run_dir, *host, *arch;
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int signo;
+	agent_local_send_fn send;
+	void *ctx;
+	int lfd;
+	struct event *lev, *chld;
+	struct lproc *procs;
+	size_t nprocs;
+	long next_local;
+	struct succ *succs;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static void to_registry(struct agent_local *l, struct msg *m)
+{
+	if (m)
+		l->send(l->ctx, m);
+	msg_free(m);
+}
+
+static struct msg *mig_msg(const char *type, int job, uint64_t mig)
+{
+	struct msg *m = msg_new(type);
+
+	if (m && (msg_setf(m, "job", "%d", job) < 0 ||
+		  msg_setf(m, "mig", "%llu", (unsigned long long)mig) < 0)) {
+		msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* mig_result ok=0 for a move that fails on this host. */
+static void fail_move(struct agent_local *l, int job, uint64_t mig,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail_move(struct agent_local *l, int job, uint64_t mig,
+		      const char *fmt, ...)
+{
+	struct msg *m = mig_msg("mig_result", job, mig);
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_warnx("job %d mig %llu: %s", job, (unsigned long long)mig, reason);
+	if (m && msg_set(m, "ok", "0") == 0 && msg_set(m, "reason", reason) == 0)
+		to_registry(l, m);
+	else
+		msg_free(m);
+}
+
+static struct lproc *proc_by_job(struct agent_local *l, int job)
+{
+	for (struct lproc *p = l->procs; p; p = p->next)
+		if (p->job == job && p->local)
+			return p;
+	return NULL;
+}
+
+static struct succ *succ_by_pid(struct agent_local *l, pid_t pid)
+{
+	for (struct succ *s = l->succs; s; s = s->next)
+		if (s->pid == pid)
+			return s;
+	return NULL;
+}
+
+/* Copy `key` from src to dst when present; 0, or -1 on no memory. */
+static int copy_key(struct msg *dst, const struct msg *src, const char *key)
+{
+	const char *v = msg_get(src, key);
+
+	return v ? msg_set(dst, key, v) : 0;
+}
+
+/* ---- process -> agent --------------------------------------------------------- */
+
+static int copy_args(struct msg *jr, const struct msg *m)
+{
+	double argc;
+	char key[32];
+
+	if (msg_get_num(m, "argc", &argc) < 0 || argc < 0 || argc > ARGC_MAX)
+		return -1;
+	if (msg_setf(jr, "argc", "%d", (int)argc) < 0)
+		return -1;
+	for (int i = 0; i < (int)argc; i++) {
+		snprintf(key, sizeof(key), "arg%d", i);
+		if (msg_set(jr, key, msg_get(m, key) ? msg_get(m, key) : "") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A restored successor may claim job J only when this agent started it
+ * for J; returns J or 0. */
+static int claimed_job(struct agent_local *l, struct lproc *p, const struct msg *m)
+{
+	struct succ *s = succ_by_pid(l, p->pid);
+	double job;
+
+	if (!msg_get(m, "restored") || msg_get_num(m, "job", &job) < 0)
+		return 0;
+	if (!s || s->job != (int)job) {
+		log_warnx("pid %d claims job %d it was not started for: ignored",
+			  (int)p->pid, (int)job);
+		return 0;
+	}
+	s->registered = 1;
+	return s->job;
+}
+
+static struct msg *build_job_register(struct lproc *p, const struct msg *m)
+{
+	struct msg *jr = msg_new("job_register");
+	static const char *const keys[] = { "prog", "cwd", "start", "schema" };
+
+	if (!jr)
+		return NULL;
+	if (msg_setf(jr, "local", "%ld", p->local) < 0 ||
+	    msg_setf(jr, "pid", "%d", (int)p->pid) < 0 ||
+	    msg_setf(jr, "uid", "%u", (unsigned)p->uid) < 0 || copy_args(jr, m) < 0)
+		goto fail;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (copy_key(jr, m, keys[i]) < 0)
+			goto fail;
+	if (!msg_get(jr, "prog") && msg_set(jr, "prog", "") < 0)
+		goto fail;
+	return jr;
+fail:
+	msg_free(jr);
+	return NULL;
+}
+
+static int on_register(struct lproc *p, const struct msg *m)
+{
+	struct agent_local *l = p->l;
+	double pid;
+
+	if (p->local) {
+		log_warnx("pid %d: second register: closing", (int)p->pid);
+		return -1;
+	}
+	if (msg_get_num(m, "pid", &pid) < 0 || (pid_t)pid != p->pid) {
+		log_warnx("pid %d registers pid %s: refused (a process registers only itself)",
+			  (int)p->pid, msg_get(m, "pid") ? msg_get(m, "pid") : "?");
+		return -1;
+	}
+	p->local = ++l->next_local;
+	if (!(p->reg = build_job_register(p, m)))
+		return -1;
+	p->job = claimed_job(l, p, m);
+	if (p->job && msg_setf(p->reg, "job", "%d", p->job) < 0)
+		return -1;
+	log_info("pid %d (uid %u) registered%s%s", (int)p->pid, (unsigned)p->uid,
+		 p->job ? " as restored job " : "", p->job ? msg_get(p->reg, "job") : "");
+	l->send(l->ctx, p->reg);
+	return 0;
+}
+
+static int on_ready(struct lproc *p, const struct msg *m)
+{
+	struct succ *s = succ_by_pid(p->l, p->pid);
+	struct msg *r;
+
+	if (!s || s->aborted || !msg_get(m, "port")) {
+		log_warnx("pid %d: unexpected ready: ignored", (int)p->pid);
+		return 0;
+	}
+	s->ready = 1;
+	log_info("job %d mig %llu: successor pid %d ready on port %s, %.1f ms after start",
+		 s->job, (unsigned long long)s->mig, (int)p->pid, msg_get(m, "port"),
+		 (util_now_s() - s->started) * 1000);
+	r = mig_msg("mig_ready", s->job, s->mig);
+	if (r && copy_key(r, m, "port") < 0) {
+		msg_free(r);
+		r = NULL;
+	}
+	to_registry(p->l, r);
+	return 0;
+}
+
+static int on_progress(struct lproc *p, const struct msg *m)
+{
+	static const char *const keys[] = { "phase", "t", "bytes" };
+	struct msg *r;
+
+	if (!p->mig || !msg_get(m, "phase"))
+		return 0;
+	log_info("job %d mig %llu: phase %s", p->job, (unsigned long long)p->mig,
+		 msg_get(m, "phase"));
+	r = mig_msg("mig_progress", p->job, p->mig);
+	for (size_t i = 0; r && i < ARRAY_SIZE(keys); i++)
+		if (copy_key(r, m, keys[i]) < 0) {
+			msg_free(r);
+			r = NULL;
+		}
+	to_registry(p->l, r);
+	return 0;
+}
+
+static int on_result(struct lproc *p, const struct msg *m)
+{
+	static const char *const keys[] = { "ok", "reason", "poll_s", "connect_s",
+					    "transfer_s", "restore_s", "bytes" };
+	struct msg *r;
+
+	if (!p->mig)
+		return 0;
+	r = mig_msg("mig_result", p->job, p->mig);
+	for (size_t i = 0; r && i < ARRAY_SIZE(keys); i++)
+		if (copy_key(r, m, keys[i]) < 0) {
+			msg_free(r);
+			r = NULL;
+		}
+	if (r && !msg_get(r, "ok"))
+		msg_set(r, "ok", "0");
+	log_info("job %d mig %llu: result ok=%s %s", p->job, (unsigned long long)p->mig,
+		 msg_get(m, "ok") ? msg_get(m, "ok") : "?",
+		 msg_get(m, "reason") ? msg_get(m, "reason") : "");
+	p->mig = 0;
+	to_registry(p->l, r);
+	return 0;
+}
+
+static int on_exit_line(struct lproc *p, const struct msg *m)
+{
+	const char *st = msg_get(m, "status");
+	double code = 0;
+
+	msg_get_num(m, "code", &code);
+	p->exited = 1;
+	snprintf(p->exit_status, sizeof(p->exit_status), "%s",
+		 st && (!strcmp(st, "done") || !strcmp(st, "migrated")) ? st : "failed");
+	p->exit_code = (int)code;
+	return 0;
+}
+
+struct proc_handler {
+	const char *type;
+	int (*fn)(struct lproc *, const struct msg *);
+};
+
+static const struct proc_handler proc_handlers[] = {
+	{ "exit", on_exit_line }, { "progress", on_progress },
+	{ "ready", on_ready }, { "register", on_register }, { "result", on_result },
+};
+
+static int proc_dispatch(struct lproc *p, const struct msg *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(proc_handlers); i++)
+		if (strcmp(msg_type(m), proc_handlers[i].type) == 0)
+			return proc_handlers[i].fn(p, m);
+	log_debug("pid %d: unknown message '%s' ignored", (int)p->pid, msg_type(m));
+	return 0;
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+/* The process is gone: tell the registry how it ended. */
+static void proc_report_end(struct lproc *p)
+{
+	struct msg *m;
+
+	if (!p->local || (p->exited && strcmp(p->exit_status, "migrated") == 0))
+		return;
+	if (!(m = msg_new("job_status")))
+		return;
+	if (p->job)
+		msg_setf(m, "job", "%d", p->job);
+	else
+		msg_setf(m, "local", "%ld", p->local);
+	msg_set(m, "status", p->exited ? p->exit_status : "failed");
+	msg_setf(m, "code", "%d", p->exited ? p->exit_code : -1);
+	log_info("pid %d (job %d) ended: %s", (int)p->pid, p->job,
+		 p->exited ? p->exit_status : "failed (no exit line)");
+	to_registry(p->l, m);
+}
+
+static void proc_free(struct lproc *p)
+{
+	struct agent_local *l = p->l;
+
+	for (struct lproc **pp = &l->procs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	l->nprocs--;
+	if (p->ev)
+		event_free(p->ev);
+	close(p->fd);
+	msg_free(p->reg);
+	free(p->in);
+	free(p);
+}
+
+static void proc_close(struct lproc *p)
+{
+	proc_report_end(p);
+	proc_free(p);
+}
+
+/* Decode and dispatch every whole line in p->in; -1: close. */
+static int proc_lines(struct lproc *p)
+{
+	char err[MSG_ERR_LEN];
+	size_t off = 0;
+	char *nl;
+
+	while ((nl = memchr(p->in + off, '\n', p->inlen - off))) {
+		size_t len = (size_t)(nl - (p->in + off)) + 1;
+		struct msg *m = msg_decode(p->in + off, len, err, sizeof(err));
+		int rc = m ? proc_dispatch(p, m) : -1;
+
+		if (!m)
+			log_warnx("pid %d: bad line: %s", (int)p->pid, err);
+		msg_free(m);
+		if (rc < 0)
+			return -1;
+		off += len;
+	}
+	memmove(p->in, p->in + off, p->inlen - off);
+	p->inlen -= off;
+	return p->inlen >= MSG_LINE_MAX ? -1 : 0;
+}
+
+static void on_proc_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct lproc *p = arg;
+	char *nb;
+	ssize_t n;
+
+	if (!(nb = realloc(p->in, p->inlen + READ_CHUNK))) {
+		proc_close(p);
+		return;
+	}
+	p->in = nb;
+	n = recv(fd, p->in + p->inlen, READ_CHUNK, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		proc_close(p);
+		return;
+	}
+	p->inlen += (size_t)n;
+	if (proc_lines(p) < 0)
+		proc_close(p);
+}
+
+static int peer_cred(int fd, struct ucred *uc)
+{
+	socklen_t len = sizeof(*uc);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, uc, &len);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct agent_local *l = arg;
+	struct ucred uc;
+	struct lproc *p;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (l->nprocs >= AGENT_LOCAL_MAX_PROCS || peer_cred(fd, &uc) < 0 ||
+	    !(p = calloc(1, sizeof(*p)))) {
+		log_warnx("local socket: connection refused");
+		close(fd);
+		return;
+	}
+	*p = (struct lproc){ .l = l, .fd = fd, .pid = uc.pid, .uid = uc.uid,
+			     .next = l->procs };
+	p->ev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_proc_read, p);
+	l->procs = p;
+	l->nprocs++;
+	if (!p->ev || event_add(p->ev, NULL) < 0)
+		proc_free(p);
+}
+
+/* ---- successors ------------------------------------------------------------------- */
+
+static void succ_reaped(struct agent_local *l, struct succ *s, int st)
+{
+	char last[256], how[64];
+
+	if (WIFEXITED(st))
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(st));
+	log_info("successor pid %d of job %d %s", (int)s->pid, s->job, how);
+	if (s->ready || s->aborted)
+		return;             /* the source reports the move's end */
+	agent_spawn_last_line(s->log, last, sizeof(last));
+	fail_move(l, s->job, s->mig, "prepare on %s: successor %s before ready%s%s",
+		  l->host, how, last[0] ? ": " : "", last);
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent_local *l = arg;
+	struct succ **sp = &l->succs;
+
+	while (*sp) {
+		struct succ *s = *sp;
+		int st;
+
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			succ_reaped(l, s, st);
+			*sp = s->next;
+			free(s);
+		} else {
+			sp = &s->next;
+		}
+	}
+}
+
+/* ---- registry -> agent -------------------------------------------------------------- */
+
+static int ids_of(const struct msg *m, int *job, uint64_t *mig)
+{
+	double j, g;
+
+	if (msg_get_num(m, "job", &j) < 0 || j < 1 || j > INT32_MAX)
+		return -1;
+	*job = (int)j;
+	if (!mig)
+		return 0;
+	if (msg_get_num(m, "mig", &g) < 0 || g < 1)
+		return -1;
+	*mig = (uint64_t)g;
+	return 0;
+}
+
+static int on_job_id(struct agent_local *l, const struct msg *m)
+{
+	double local;
+	int job;
+	struct msg *r;
+
+	if (msg_get_num(m, "local", &local) < 0 || ids_of(m, &job, NULL) < 0)
+		return -1;
+	for (struct lproc *p = l->procs; p; p = p->next) {
+		if (p->local != (long)local)
+			continue;
+		p->job = job;
+		msg_setf(p->reg, "job", "%d", job);
+		if ((r = msg_new("registered")) && msg_setf(r, "job", "%d", job) == 0)
+			msg_send_fd(p->fd, r);   /* a dead peer shows up as EOF */
+		msg_free(r);
+		return 1;
+	}
+	return 1;                       /* the process is already gone */
+}
+
+static int on_migrate(struct agent_local *l, const struct msg *m)
+{
+	struct lproc *p;
+	struct msg *cmd;
+	uint64_t mig;
+	int job;
+
+	if (ids_of(m, &job, &mig) < 0 || !msg_get(m, "to") || !msg_get(m, "token"))
+		return -1;
+	if (!(p = proc_by_job(l, job))) {
+		fail_move(l, job, mig, "job %d has no process on %s", job, l->host);
+		return 1;
+	}
+	if (!(cmd = msg_new("migrate")) || copy_key(cmd, m, "to") < 0 ||
+	    copy_key(cmd, m, "token") < 0 || copy_key(cmd, m, "dest") < 0 ||
+	    msg_send_fd(p->fd, cmd) < 0) {
+		msg_free(cmd);
+		fail_move(l, job, mig, "cannot command pid %d: %s", (int)p->pid, strerror(errno));
+		return 1;
+	}
+	msg_free(cmd);
+	if (kill(p->pid, l->signo) < 0) {
+		fail_move(l, job, mig, "signal pid %d: %s", (int)p->pid, strerror(errno));
+		return 1;
+	}
+	p->mig = mig;
+	log_info("job %d mig %llu: pid %d told to move to %s", job,
+		 (unsigned long long)mig, (int)p->pid, msg_get(m, "dest") ? msg_get(m, "dest") : "?");
+	return 1;
+}
+
+/* The binary to run: `binary`, else the schema's for our arch, else prog. */
+static void pick_binary(struct agent_local *l, const struct msg *m, char *buf,
+			size_t size)
+{
+	char err[128];
+
+	if (msg_get(m, "binary") && msg_get(m, "binary")[0]) {
+		snprintf(buf, size, "%s", msg_get(m, "binary"));
+		return;
+	}
+	if (agent_spawn_binary(msg_get(m, "schema"), l->arch, buf, size, err,
+			       sizeof(err)) < 0) {
+		log_warnx("prepare: %s: using the program path", err);
+		buf[0] = 0;
+	}
+}
+
+static int prepare_args(const struct msg *m, const char ***argv, int *argc)
+{
+	double n;
+	char key[32];
+
+	if (msg_get_num(m, "argc", &n) < 0 || n < 0 || n > ARGC_MAX ||
+	    !(*argv = calloc((size_t)n + 1, sizeof(**argv))))
+		return -1;
+	*argc = (int)n;
+	for (int i = 0; i < *argc; i++) {
+		snprintf(key, sizeof(key), "arg%d", i);
+		(*argv)[i] = msg_get(m, key) ? msg_get(m, key) : "";
+	}
+	return 0;
+}
+
+static int on_prepare(struct agent_local *l, const struct msg *m)
+{
+	struct spawn_req rq = { .run_dir = l->run_dir };
+	char binary[512], err[SPAWN_ERR_LEN];
+	const char **argv = NULL;
+	struct succ *s;
+	uint64_t mig;
+	double uid;
+
+	if (ids_of(m, &rq.job, &mig) < 0 || msg_get_num(m, "uid", &uid) < 0 ||
+	    uid < 0 || !msg_get(m, "prog") || prepare_args(m, &argv, &rq.argc) < 0)
+		return -1;
+	pick_binary(l, m, binary, sizeof(binary));
+	rq.token = msg_get(m, "token");
+	rq.prog = msg_get(m, "prog");
+	rq.binary = binary[0] ? binary : NULL;
+	rq.cwd = msg_get(m, "cwd");
+	rq.argv = argv;
+	rq.uid = (uid_t)uid;
+	if (!(s = calloc(1, sizeof(*s)))) {
+		free(argv);
+		fail_move(l, rq.job, mig, "prepare on %s: out of memory", l->host);
+		return 1;
+	}
+	s->started = util_now_s();
+	s->pid = agent_spawn_start(&rq, s->log, sizeof(s->log), err, sizeof(err));
+	free(argv);
+	if (s->pid < 0) {
+		free(s);
+		fail_move(l, rq.job, mig, "prepare on %s: %s", l->host, err);
+		return 1;
+	}
+	s->job = rq.job;
+	s->mig = mig;
+	s->next = l->succs;
+	l->succs = s;
+	log_info("job %d mig %llu: successor pid %d started (%s)", s->job,
+		 (unsigned long long)mig, (int)s->pid, rq.binary ? rq.binary : rq.prog);
+	on_sigchld(-1, 0, l);       /* it may already have died */
+	return 1;
+}
+
+static int on_abort(struct agent_local *l, const struct msg *m)
+{
+	uint64_t mig;
+	int job;
+
+	if (ids_of(m, &job, &mig) < 0)
+		return -1;
+	for (struct succ *s = l->succs; s; s = s->next)
+		if (s->job == job && s->mig == mig && !s->registered && !s->aborted) {
+			s->aborted = 1;
+			log_info("job %d mig %llu aborted (%s): killing successor pid %d",
+				 job, (unsigned long long)mig,
+				 msg_get(m, "reason") ? msg_get(m, "reason") : "", (int)s->pid);
+			kill(s->pid, SIGKILL);
+		}
+	for (struct lproc *p = l->procs; p; p = p->next)
+		if (p->job == job && p->mig == mig)
+			p->mig = 0;
+	return 1;
+}
+
+int agent_local_handle(struct agent_local *l, const struct msg *m)
+{
+	static const struct {
+		const char *type;
+		int (*fn)(struct agent_local *, const struct msg *);
+	} h[] = { { "abort", on_abort }, { "job_id", on_job_id },
+		  { "migrate", on_migrate }, { "prepare", on_prepare } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(h); i++)
+		if (strcmp(msg_type(m), h[i].type) == 0)
+			return h[i].fn(l, m);
+	return 0;
+}
+
+void agent_local_announce(struct agent_local *l)
+{
+	for (struct lproc *p = l->procs; p; p = p->next)
+		if (p->local && p->reg)
+			l->send(l->ctx, p->reg);
+}
+
+size_t agent_local_nprocs(const struct agent_local *l)
+{
+	size_t n = 0;
+
+	for (const struct lproc *p = l->procs; p; p = p->next)
+		n += p->local != 0;
+	return n;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+static int listen_sock(struct agent_local *l, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (mkdir(l->run_dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", l->run_dir, strerror(errno));
+		return -1;
+	}
+	if (snprintf(l->sock, sizeof(l->sock), "%s/%s", l->run_dir,
+		     AGENT_LOCAL_SOCK) >= (int)sizeof(l->sock)) {
+		snprintf(err, errlen, "%s: path too long for a socket", l->run_dir);
+		return -1;
+	}
+	memcpy(sa.sun_path, l->sock, sizeof(sa.sun_path));
+	unlink(l->sock);                 /* a stale socket of a previous run */
+	l->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (l->lfd < 0 || bind(l->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(l->sock, 0666) < 0 || listen(l->lfd, 64) < 0) {
+		snprintf(err, errlen, "local socket %s: %s", l->sock, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int start_events(struct agent_local *l, char *err, size_t errlen)
+{
+	l->lev = event_new(l->base, l->lfd, EV_READ | EV_PERSIST, on_accept, l);
+	l->chld = evsignal_new(l->base, SIGCHLD, on_sigchld, l);
+	if (!l->lev || !l->chld || event_add(l->lev, NULL) < 0 ||
+	    evsignal_add(l->chld, NULL) < 0) {
+		snprintf(err, errlen, "local socket: cannot create events");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_arch(struct agent_local *l, const char *arch)
+{
+	struct utsname u;
+
+	if (!arch) {
+		if (uname(&u) < 0)
+			return -1;
+		arch = u.machine;
+	}
+	return (l->arch = strdup(arch)) ? 0 : -1;
+}
+
+struct agent_local *agent_local_new(struct event_base *base,
+				    const struct agent_local_config *cfg,
+				    char *err, size_t errlen)
+{
+	struct agent_local *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*l = (struct agent_local){ .base = base, .lfd = -1, .send = cfg->send,
+				   .ctx = cfg->ctx,
+				   .signo = cfg->signo > 0 ? cfg->signo : SIGUSR1 };
+	l->run_dir = strdup(cfg->run_dir);
+	l->host = strdup(cfg->host ? cfg->host : "?");
+	if (!l->run_dir || !l->host || set_arch(l, cfg->arch) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (listen_sock(l, err, errlen) < 0 || start_events(l, err, errlen) < 0)
+		goto fail;
+	return l;
+fail:
+	agent_local_free(l);
+	return NULL;
+}
+
+void agent_local_free(struct agent_local *l)
+{
+	if (!l)
+		return;
+	while (l->procs)
+		proc_free(l->procs);
+	while (l->succs) {
+		struct succ *s = l->succs;
+
+		l->succs = s->next;
+		if (!s->registered) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
+		free(s);
+	}
+	if (l->lev)
+		event_free(l->lev);
+	if (l->chld)
+		event_free(l->chld);
+	if (l->lfd >= 0) {
+		close(l->lfd);
+		unlink(l->sock);
+	}
+	free(l->run_dir);
+	free(l->host);
+	free(l->arch);
+	free(l);
+}

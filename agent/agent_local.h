@@ -1,0 +1,82 @@
+/*
+ * agent_local.h — the commander: the agent's local socket for
+ * migration-enabled processes (docs/LOCAL-PROTOCOL.md, agent side) and the
+ * agent's half of a move (docs/MESSAGES.md, docs/COMMANDER.md).
+ *
+ * It listens on $RUN/agent.sock ($RUN created 0755, the socket 0666 so any
+ * user's process can register).  Identity comes from SO_PEERCRED: a
+ * `register` whose pid is not the peer's pid closes the connection, and the
+ * job belongs to the peer's uid.  Each registered process is announced to
+ * the registry (`job_register`), its job id forwarded (`registered job=J`);
+ * when its socket closes the registry gets `job_status` done/failed (from
+ * its `exit` line, `failed` without one; nothing after `exit
+ * status=migrated`, the move's result says it all).
+ *
+ * Source side: `migrate` writes the command on the process's socket, then
+ * signals it (SIGUSR1 or cfg->signo); its `progress`/`result` lines become
+ * `mig_progress`/`mig_result`.  Destination side: `prepare` starts the
+ * successor (agent_spawn), its `ready` becomes `mig_ready`; when it cannot
+ * start or exits before `ready`, the agent sends `mig_result ok=0
+ * reason="prepare on HOST: ..."` for that mig (so the registry fails the
+ * move and the source never hears of it).  `abort` kills (SIGKILL, by pid)
+ * a successor started for that mig that has not yet registered.
+ *
+ * Threads: everything runs on the caller's libevent loop (the agent's main
+ * thread); nothing here blocks for long: writes to a process are one small
+ * line on a UNIX socket.  SIGCHLD is watched with an evsignal on the same
+ * base; only the successors started here are reaped, by pid.
+ *
+ * Ownership: agent_local owns its sockets, the processes' records and the
+ * successors' records; messages handed to send() are valid only for the
+ * call (the callback copies or sends at once).  Errors: -1 with a reason in
+ * err (library convention).
+ */
+#ifndef RESCHED_AGENT_LOCAL_H
+#define RESCHED_AGENT_LOCAL_H
+
+#include <stddef.h>
+#include <event2/event.h>
+
+#include "common/msg.h"
+
+#define AGENT_LOCAL_SOCK "agent.sock"
+#define AGENT_LOCAL_MAX_PROCS 4096    /* connections at once */
+
+/* Send m to the registry now, or drop it when not connected (everything
+ * that matters is re-announced by agent_local_announce). */
+typedef void (*agent_local_send_fn)(void *ctx, const struct msg *m);
+
+struct agent_local_config {
+	const char *run_dir;          /* --run; the socket is RUN/agent.sock */
+	const char *host;             /* this host's name (for messages) */
+	const char *arch;             /* NULL: uname's machine */
+	int signo;                    /* trigger signal; 0: SIGUSR1 */
+	agent_local_send_fn send;
+	void *ctx;
+};
+
+struct agent_local;
+
+/* Create the run directory and the socket, and start accepting on base.
+ * Strings in cfg are copied.  NULL with err on failure.  Free with
+ * agent_local_free (kills successors still being prepared, removes the
+ * socket). */
+struct agent_local *agent_local_new(struct event_base *base,
+				    const struct agent_local_config *cfg,
+				    char *err, size_t errlen);
+void agent_local_free(struct agent_local *l);   /* NULL is fine */
+
+/* The registry connection is (again) established: send job_register for
+ * every registered process (with job= when known). */
+void agent_local_announce(struct agent_local *l);
+
+/* A message from the registry.  Returns 1 when it was a commander message
+ * (job_id prepare migrate abort) and was handled, 0 when it is not one of
+ * those, -1 when it is one but malformed (the caller drops the
+ * connection). */
+int agent_local_handle(struct agent_local *l, const struct msg *m);
+
+/* Registered processes right now (tests). */
+size_t agent_local_nprocs(const struct agent_local *l);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * agent_spawn.h — start a restore-mode successor on the destination host
+ * (docs/COMMANDER.md, docs/LOCAL-PROTOCOL.md "Restore mode").
+ *
+ * The successor is the job's program (or the schema's binary for this
+ * host's architecture) with the job's arguments and working directory,
+ * run as the job's uid (setgroups/setgid/setuid before exec when the agent
+ * is root; refused when the agent is not root and uid differs from its
+ * own), stdin /dev/null, stdout and stderr appended to $RUN/jobs/JOB.log
+ * (created 0640, owned by the job's uid), and the agent's environment with
+ * RESCHED_RESTORE_TOKEN, RESCHED_JOB and RESCHED_RUN set.
+ *
+ * Pure helpers (agent_spawn_binary) have no side effects; agent_spawn_start
+ * forks.  A failed exec is reported to the parent through a CLOEXEC pipe,
+ * so "binary missing" and "exec failed" are errors of agent_spawn_start,
+ * never a silent exit 127.  The caller owns the child: it must reap it with
+ * waitpid(pid) (never waitpid(-1): the monitor forks rule scripts).
+ *
+ * Errors: -1 with a one-line reason in err (library convention).
+ */
+#ifndef RESCHED_AGENT_SPAWN_H
+#define RESCHED_AGENT_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SPAWN_ERR_LEN 256
+
+struct spawn_req {
+	int job;
+	const char *token;            /* one-time hex token, <= 128 bytes */
+	const char *prog;             /* absolute path of the job's program */
+	const char *binary;           /* NULL: none named for this arch */
+	const char *cwd;              /* NULL or "": "/" */
+	const char *const *argv;      /* argc strings; argv[0] is kept */
+	int argc;
+	uid_t uid;
+	const char *run_dir;          /* the agent's --run */
+};
+
+/* The binary named in schema XML `xml` for `arch` (<binary arch="A">PATH
+ * </binary>), copied into buf; 1 found, 0 none (or no schema), -1 the
+ * schema does not parse (reason in err).  Bounded: at most 64 KiB. */
+int agent_spawn_binary(const char *xml, const char *arch, char *buf,
+		       size_t size, char *err, size_t errlen);
+
+/* Fork and exec the successor; its pid (> 0), or -1 with err.  The log
+ * path used is written into log_path (may be NULL). */
+pid_t agent_spawn_start(const struct spawn_req *rq, char *log_path,
+			size_t log_size, char *err, size_t errlen);
+
+/* The last non-empty line of `path` (at most size-1 bytes, newline
+ * stripped) into buf; buf is "" when there is none. */
+void agent_spawn_last_line(const char *path, char *buf, size_t size);
+
+#endif
