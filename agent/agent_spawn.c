@@ -273,11 +273,16 @@ pid_t agent_spawn_start(const struct spawn_req *rq, char *log_path,
 			size_t log_size, char *err, size_t errlen)
 {
 	const char *path = rq->binary && rq->binary[0] ? rq->binary : rq->prog;
-	char lp[4096];
+	char lp[4096], rel[4096];
 	char **env = NULL, **av = NULL;
 	int logfd = -1, pipefd[2] = { -1, -1 };
 	pid_t pid = -1;
 
+	/* a schema's <binary> may be relative: to the job's working directory */
+	if (path && path[0] != '/' && path == rq->binary && rq->cwd &&
+	    rq->cwd[0] == '/' &&
+	    (size_t)snprintf(rel, sizeof(rel), "%s/%s", rq->cwd, path) < sizeof(rel))
+		path = rel;
 	if (check_start(rq, path, err, errlen) < 0)
 		return -1;
 	if ((logfd = open_log(rq, lp, sizeof(lp), err, errlen)) < 0)

@@ -121,7 +121,10 @@ if wait_until 60 "test \"\$(cat $M/procs/$JOB/host)\" != h1"; then
 else
     kill "$TAIL_PID" 2>/dev/null; TAIL_PID=""
     echo "demo: the job did not move within 60 s"
-    run "grep . $M/hosts/*/state; cat $M/procs/$JOB/why; tail -5 $M/sched/decisions"
+    run "grep . $M/hosts/*/state; cat $M/procs/$JOB/why; tail -5 $M/sched/decisions; cat $M/procs/$JOB/migrate"
+    for f in "$T/reschedfs.log" "$T"/h?/agent.log "$T/job.log" "$T"/h?/run/jobs/*.log; do
+        [ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }
+    done
     exit 1
 fi
 kill "$L1" "$L2" 2>/dev/null
