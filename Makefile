@@ -121,7 +121,7 @@ bin/%: $(BUILD)/obj/examples/%.o $(LIBMIG)
 	$(CC) $(CFLAGS) -o $@ $^ $(MIG_LDLIBS)
 bin/%_mpi: examples/%_mpi.c $(LIBMIGMPI) $(LIBMIG) $(FLAGS_STAMP)
 	@mkdir -p bin
-	$(MPICC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBMIGMPI) $(LIBMIG) $(MIG_LDLIBS)
+	$(MPICC) $(CPPFLAGS) $(filter-out -MMD -MP,$(CFLAGS)) -o $@ $< $(LIBMIGMPI) $(LIBMIG) $(MIG_LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/test/bench/%.o $(LIBFS) $(LIBAGENT) $(LIBRULES) $(LIBCOMMON) $(if $(MIG_SRC),$(LIBMIG))
 	@mkdir -p $(dir $@)

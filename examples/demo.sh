@@ -99,7 +99,7 @@ run "grep . $M/procs/$JOB/host $M/procs/$JOB/pid $M/procs/$JOB/status"
 run "find $M/hosts -path '*/procs/*'"
 
 say "Automatic mode on; watch the events"
-cat "$M/events" | sed 's/^/  events: /' &
+cat "$M/events" | sed -u "s/^/  events: /" &
 TAIL_PID=$!
 run "echo auto > $M/sched/mode"
 

@@ -135,9 +135,31 @@ const char *mig_strerror(void);
 
 #if defined(MPI_VERSION) || defined(RESCHED_MPI)
 #include <mpi.h>
-/* MPI programs use this communicator instead of MPI_COMM_WORLD; a migrated
- * rank's successor takes its place in it (mig_mpi.c). */
+/* ---- MPI programs (lib/libmigrate_mpi.a, then lib/libmigrate.a) ---------
+ * Use mig_comm() instead of MPI_COMM_WORLD, and call it again after every
+ * poll point (do not keep the handle across mig_poll): a migrated rank's
+ * successor takes its place, with the same rank number, in a new
+ * communicator.  The first call of mig_comm / mig_poll / mig_restored is
+ * collective over MPI_COMM_WORLD (after MPI_Init and mig_init).  Every rank
+ * must call mig_poll the same number of times (SPMD): the ranks agree on a
+ * pending move at poll counts they all reach, with a non-blocking
+ * MPI_Iallreduce about every RESCHED_MPI_AGREE_MS (default 20) ms.  With
+ * MPI, these macros replace mig_poll, mig_poll_label and mig_restored; the
+ * poll costs one increment and compare between agreements.  docs/MIGRATION.md,
+ * section "MPI". */
 MPI_Comm mig_comm(void);
+extern uint64_t mig_mpi_polls_;   /* poll points passed (this process) */
+extern uint64_t mig_mpi_next_;    /* poll count of the next agreement */
+void mig_mpi_poll_slow(const char *label);
+int mig_mpi_restored(void);
+static inline void mig_mpi_poll(const char *label)
+{
+	if (++mig_mpi_polls_ >= mig_mpi_next_)
+		mig_mpi_poll_slow(label);
+}
+#define mig_poll() mig_mpi_poll(NULL)
+#define mig_poll_label(label) mig_mpi_poll(label)
+#define mig_restored() mig_mpi_restored()
 #endif
 
 #ifdef __cplusplus

@@ -1,0 +1,117 @@
+#!/bin/sh
+# 70-mpi-migrate: a 4-rank test_tree_mpi across four namespaced hosts
+# (test/lib/cluster.sh, one rank per host); rank 2 moves from h3 to h4 in
+# the middle of the run (RESCHED_MPI_TEST_MIGRATE, the MPI layer's test
+# hook).  Checks: the sum equals the unmigrated run's; ranks 0, 1, 3 kept
+# their pid and ran every iteration themselves (never restarted); rank 2's
+# successor is a new process on h4's address, restored; the retired
+# process sleeps (CPU over 10 s from /proc/PID/stat, printed).  Then the
+# failures: a destination outside the job (refused before spawning) and a
+# corrupted stream (checksum mismatch: the successor leaves) both leave
+# rank 2 running on h3 with its state, reported, and the sum unchanged.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$(pwd)
+TT=$ROOT/bin/test_tree_mpi
+[ -x "$TT" ] || { echo "skip: needs bin/test_tree_mpi (make all)"; exit 77; }
+command -v mpirun >/dev/null || { echo "skip: needs Open MPI (mpirun)"; exit 77; }
+. "$ROOT/test/lib/cluster.sh"
+cluster_need_root
+T=$(mktemp -d "/tmp/resched-it70-$$-XXXXXX")
+CL_EXTRA_CLEANUP='rm -rf "$T"'
+cluster_init
+for h in h1 h2 h3 h4; do cluster_add_host $h; done
+A3=$(cluster_addr h3) A4=$(cluster_addr h4)
+for h in h1 h2 h3 h4; do echo "$(cluster_addr $h) slots=2"; done > "$T/hosts"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export RESCHED_RUN="$T/run" RESCHED_MPI_HOSTFILE="$T/hosts"
+ARGS="--levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 20"
+
+fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
+
+# mpirun_job LOG [VAR=VALUE...] -- ARGS...: the job, from h1, in the background
+mpirun_job() {
+    _log=$1; shift
+    _x=""
+    while [ "$1" != "--" ]; do export "$1"; _x="$_x -x ${1%%=*}"; shift; done
+    shift
+    cluster_bg h1 "$_log" timeout 80 mpirun --hostfile "$T/hosts" --map-by node -np 4 \
+        --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self \
+        --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
+        -x RESCHED_RUN -x RESCHED_MPI_HOSTFILE $_x "$TT" "$@"
+}
+# field LOG RANK WORD: the value after WORD on the final line of RANK
+field() { awk -v r="$2" -v w="$3" '$1 == "rank" && $2 == r && / ran / {
+    for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' "$1"; }
+start_field() { awk -v r="$2" -v w="$3" '$1 == "rank" && $2 == r && / iter / {
+    for (i = 1; i < NF; i++) if ($i == w) print $(i + 1); exit }' "$1"; }
+sum_of() { awk '$1 == "sum" { print $2 }' "$1"; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+# ---- unmigrated reference ---------------------------------------------------
+mpirun_job "$T/plain.log" -- $ARGS
+wait "$CL_LAST_PID" || fail "unmigrated job failed"
+S0=$(sum_of "$T/plain.log")
+[ -n "$S0" ] || fail "no sum from the unmigrated job"
+[ "$(field "$T/plain.log" 2 addr)" = "$A3" ] || fail "rank 2 not on h3 ($A3)"
+echo "unmigrated: sum $S0"
+
+# ---- rank 2 moves h3 -> h4 at poll 15 ----------------------------------------
+mpirun_job "$T/move.log" RESCHED_MPI_TEST_MIGRATE="2:15:$A4" -- \
+    --levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 250
+JOB=$CL_LAST_PID
+i=0
+until grep -q "rank 2 migrated to" "$T/move.log" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 300 ] && fail "no migration within 30 s"
+    kill -0 "$JOB" 2>/dev/null || fail "job ended without migrating"
+    sleep 0.1
+done
+OLD=$(start_field "$T/move.log" 2 pid)
+t0=$(ticks "$OLD")
+[ -n "$t0" ] || fail "retired rank 2 (pid $OLD) is gone already"
+sleep 10
+t1=$(ticks "$OLD")
+[ -n "$t1" ] || fail "retired rank 2 (pid $OLD) left before the job ended"
+CPU=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { printf "%.1f", (b - a) * 100 / hz / 10 }')
+echo "retired process $OLD: ${CPU}% of a core over 10 s"
+awk -v c="$CPU" 'BEGIN { exit !(c < 2) }' || fail "retired process uses ${CPU}% CPU"
+wait "$JOB" || fail "migrated job failed"
+grep "migrated to" "$T/move.log"
+S1=$(sum_of "$T/move.log")
+[ "$S1" = "$S0" ] || fail "sum after migration $S1 != $S0"
+for r in 0 1 3; do
+    [ "$(start_field "$T/move.log" $r pid)" = "$(field "$T/move.log" $r pid)" ] ||
+        fail "rank $r restarted"
+    [ "$(field "$T/move.log" $r ran)" = 80 ] || fail "rank $r did not run all 80"
+    [ "$(field "$T/move.log" $r restored)" = 0 ] || fail "rank $r was restored"
+done
+NEW=$(field "$T/move.log" 2 pid)
+[ "$NEW" != "$OLD" ] || fail "rank 2 kept its pid: it did not move"
+[ "$(start_field "$T/move.log" 2 addr)" = "$A3" ] || fail "rank 2 did not start on h3"
+[ "$(field "$T/move.log" 2 addr)" = "$A4" ] || fail "rank 2 did not end on h4 ($A4)"
+[ "$(field "$T/move.log" 2 restored)" = 1 ] || fail "rank 2 successor not restored"
+ran2=$(field "$T/move.log" 2 ran)
+[ "$ran2" -gt 0 ] && [ "$ran2" -lt 80 ] || fail "rank 2 successor ran $ran2 iterations"
+grep '^rank' "$T/move.log" | grep ' ran '
+echo "migrated: sum $S1, rank 2 pid $OLD@$A3 -> $NEW@$A4"
+
+# ---- failures: the rank stays where it is -------------------------------------
+BAD=$(echo "$A4" | sed 's/\.[0-9]*$/.250/')
+mpirun_job "$T/badhost.log" RESCHED_MPI_TEST_MIGRATE="2:10:$BAD" -- $ARGS
+wait "$CL_LAST_PID" || fail "job with a bad destination failed"
+grep -q "rank 2: migration to $BAD failed: host $BAD is not in the job" "$T/badhost.log" ||
+    fail "bad destination not reported"
+mpirun_job "$T/corrupt.log" RESCHED_MPI_TEST_MIGRATE="2:10:$A4" \
+    RESCHED_TEST_CORRUPT_AT=300 -- $ARGS
+wait "$CL_LAST_PID" || fail "job with a corrupted stream failed"
+grep -q "rank 2: migration to $A4 failed: destination refused: checksum mismatch" \
+    "$T/corrupt.log" || fail "checksum mismatch not reported"
+for f in badhost corrupt; do
+    [ "$(sum_of "$T/$f.log")" = "$S0" ] || fail "$f: sum differs"
+    [ "$(start_field "$T/$f.log" 2 pid)" = "$(field "$T/$f.log" 2 pid)" ] ||
+        fail "$f: rank 2 changed process"
+    [ "$(field "$T/$f.log" 2 addr)" = "$A3" ] || fail "$f: rank 2 left h3"
+done
+grep -h "failed:" "$T/badhost.log" "$T/corrupt.log"
+echo "PASS"
