@@ -163,8 +163,9 @@ fuzz: $(FUZZERS)
 integration: all
 	test/run-integration.sh
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests
+	$(MAKE) -j$(NPROC) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(FUZZERS)
 	$(MAKE) unit
 	$(MAKE) asan
 	$(MAKE) fuzz-short
