@@ -101,11 +101,20 @@ sh -c 'while :; do :; done' &
 SPIN=$!
 echo $SPIN > /sys/fs/cgroup/cpu/$CG/cgroup.procs || fail "cannot join cpu cgroup"
 [ -d /sys/fs/cgroup/cpuacct/$CG ] && echo $SPIN > /sys/fs/cgroup/cpuacct/$CG/cgroup.procs
+# What the kernel charged the cgroup over the same window is the reference:
+# on a busy shared machine the loop may get less than its quota.
+acct=/sys/fs/cgroup/cpuacct/$CG/cpuacct.usage
+u0=$(cat "$acct"); t0=$(date +%s%N)
 "$AGENT" --once --cgroup "$CG" >"$T/out4" 2>"$T/err4" || { cat "$T/err4"; fail "--once --cgroup"; }
+u1=$(cat "$acct"); t1=$(date +%s%N)
+kernel=$(awk -v du=$((u1 - u0)) -v dt=$((t1 - t0)) 'BEGIN { printf "%.1f", 100 * du / dt / 0.3 }')
 check_format "$T/out4" || fail "format under a cgroup"
 grep -qx 'metrics/cpus 0.3' "$T/out4" || fail "cpus is not the quota: $(grep cpus "$T/out4")"
 grep -qx 'metrics/procs 1' "$T/out4" || fail "procs: $(grep 'procs ' "$T/out4")"
 util=$(awk '$1 == "metrics/cpu_util" { print $2 }' "$T/out4")
-awk -v u="$util" 'BEGIN { exit !(u >= 75 && u <= 100) }' || fail "cpu_util $util is not ~100% of the quota"
-echo "cgroup $CG: cpu_util $util% of a 0.3-CPU quota, $(grep '^state' "$T/out4")"
+# the agent's window lies inside ours (which adds start-up), so its figure
+# is at least the kernel's over our window, less a margin, and at most 100
+awk -v u="$util" -v k="$kernel" 'BEGIN { d = u - k; if (d < 0) d = -d; exit !(d <= 15 && u <= 100.5) }' ||
+    fail "cpu_util $util% of the quota, but the kernel charged $kernel% over the same window"
+echo "cgroup $CG: cpu_util $util% of a 0.3-CPU quota (kernel: $kernel% over the run), $(grep '^state' "$T/out4")"
 echo "20-agent-once: ok"
