@@ -71,6 +71,9 @@ struct fs_net {
 	pthread_t thr;
 	struct peer *peers;           /* loop thread */
 	struct pmig *migs;            /* loop thread */
+	struct msg *rules_msg;        /* loop thread: the ruleset message
+	                               * every hello gets, built once per
+	                               * rule change; NULL until needed */
 	size_t nconnected;            /* protected by mu */
 	/* protected by mu */
 	pthread_mutex_t mu;
@@ -205,15 +208,25 @@ static struct msg *ruleset_msg(const struct reg_rules_snapshot *s)
 	return m;
 }
 
-static void send_ruleset(struct fs_net *n, struct peer *only)
+/* The current ruleset message (owned by n), rebuilt only after a rule
+ * change: 10,000 hellos must not each snapshot and copy every rule file. */
+static const struct msg *current_ruleset(struct fs_net *n)
 {
 	struct reg_rules_snapshot s;
-	struct msg *m;
 
+	if (n->rules_msg)
+		return n->rules_msg;
 	if (reg_rules_snapshot(n->reg, &s) < 0)
-		return;
-	m = ruleset_msg(&s);
+		return NULL;
+	n->rules_msg = ruleset_msg(&s);
 	reg_rules_snapshot_free(&s);
+	return n->rules_msg;
+}
+
+static void send_ruleset(struct fs_net *n, struct peer *only)
+{
+	const struct msg *m = current_ruleset(n);
+
 	if (!m)
 		return;
 	if (only)
@@ -222,7 +235,6 @@ static void send_ruleset(struct fs_net *n, struct peer *only)
 		for (struct peer *p = n->peers; p; p = p->next)
 			if (p->host[0])
 				send_or_warn(p, m);
-	msg_free(m);
 }
 
 /* ---- agent -> registry: hosts ---------------------------------------------- */
@@ -811,8 +823,11 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	n->rules_dirty = 0;
 	stop = n->stop;
 	pthread_mutex_unlock(&n->mu);
-	if (rules)
+	if (rules) {
+		msg_free(n->rules_msg);
+		n->rules_msg = NULL;
 		send_ruleset(n, NULL);
+	}
 	for (; r; r = next) {
 		next = r->next;
 		if (r->kind == REQ_MIGRATE)
@@ -894,6 +909,7 @@ static void net_free(struct fs_net *n)
 		free(x);
 	}
 	conn_listener_free(n->lst);
+	msg_free(n->rules_msg);
 	if (n->wake_ev)
 		event_free(n->wake_ev);
 	if (n->base)

@@ -15,7 +15,8 @@
 #include "common/util.h"
 #include "fs/fs_state.h"
 
-#define REG_HASH 4096
+#define REG_HASH 16384            /* host buckets: 10,000 hosts, short chains */
+#define REG_INPLACE_MAX 64        /* metrics an update may set in place */
 
 struct reg_rulefile {
 	char name[REG_NAME_MAX];
@@ -522,13 +523,37 @@ static int replace_info(struct reg_host *h, const struct reg_kv *info,
 	return 0;
 }
 
+/* The common update carries the same metric names as the last one: set
+ * the values in place (no allocation).  1 done, 0 the names differ. */
+static int metrics_in_place(struct reg_host *h, const struct reg_metric *m,
+			    size_t n)
+{
+	struct reg_metric *slot[REG_INPLACE_MAX];
+
+	if (n != h->nmetrics || n > REG_INPLACE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct reg_metric key = { m[i].name, 0 };
+
+		if (!m[i].name ||
+		    !(slot[i] = bsearch(&key, h->metrics, h->nmetrics,
+					sizeof(key), metric_cmp)))
+			return 0;
+	}
+	for (size_t i = 0; i < n; i++)   /* names unique, so all are set */
+		slot[i]->value = m[i].value;
+	return 1;
+}
+
 static int replace_metrics(struct reg_host *h, const struct reg_metric *m,
 			   size_t n)
 {
-	struct reg_metric *v = calloc(n + 1, sizeof(*v));
+	struct reg_metric *v;
 	size_t k = 0;
 
-	if (!v)
+	if (metrics_in_place(h, m, n))
+		return 0;
+	if (!(v = calloc(n + 1, sizeof(*v))))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		if (m[i].name && reg_name_ok(m[i].name))
@@ -543,13 +568,31 @@ static int replace_metrics(struct reg_host *h, const struct reg_metric *m,
 	return 0;
 }
 
+/* Same rule names in the same order as last time: set in place. */
+static int verdicts_in_place(struct reg_host *h, const struct reg_verdict *m,
+			     size_t n)
+{
+	if (n != h->nverdicts)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!m[i].name || strcmp(m[i].name, h->verdicts[i].name) != 0)
+			return 0;
+	for (size_t i = 0; i < n; i++) {
+		h->verdicts[i].state = m[i].state;
+		h->verdicts[i].value = m[i].value;
+	}
+	return 1;
+}
+
 static int replace_verdicts(struct reg_host *h, const struct reg_verdict *m,
 			    size_t n)
 {
-	struct reg_verdict *v = calloc(n + 1, sizeof(*v));
+	struct reg_verdict *v;
 	size_t k = 0;
 
-	if (!v)
+	if (verdicts_in_place(h, m, n))
+		return 0;
+	if (!(v = calloc(n + 1, sizeof(*v))))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		if (m[i].name && reg_name_ok(m[i].name))

@@ -1,9 +1,13 @@
 #!/bin/sh
 # registry.sh [N] — scale bench of reschedfs: N (default 10000) synthetic
 # authenticated agents (build/tools/loadgen, one process, libevent) send
-# hello then a 15-metric update at 1 Hz over loopback.  Prints
-#   registry_cpu_cores=... rss_per_host_kib=... lag_p99_ms=... hosts=... grep_s=...
-# (CPU from /proc/PID/stat over 30 s; RSS growth per host; lag from an
+# hello then a 15-metric update at 1 Hz over loopback, opened at
+# BENCH_RATE (default 1000) a second and reconnecting when dropped.  Prints
+#   connected=N ramp_s=...
+#   registry_cpu_cores=... loadgen_cpu_cores=... rss_per_host_kib=...
+#   lag_p99_ms=... hosts=... grep_s=...
+# (CPU of both processes from /proc/PID/stat over BENCH_WINDOW (default
+# 30) s: they share the machine; RSS growth per host; lag from an
 # update's send to its value readable in the tree, sampled on 8 hosts;
 # time of `grep -l overloaded hosts/*/state`), then the failure detection
 # time of one real agent killed with SIGKILL at --interval 1.
@@ -12,6 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
 N=${1:-10000}
 WINDOW=${BENCH_WINDOW:-30}
+RATE=${BENCH_RATE:-1000}
 [ "$(id -u)" = 0 ] || { echo "needs root (FUSE mount)"; exit 77; }
 for b in bin/reschedfs bin/resched-agent build/tools/loadgen; do
     [ -x "$b" ] || { echo "$b not built (make all build/tools/loadgen)"; exit 77; }
@@ -40,17 +45,19 @@ FSPID=$!
 i=0; while [ ! -f "$M/README" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ -f "$M/README" ] || { echo "reschedfs did not mount"; exit 1; }
 rss0=$(rss_kib $FSPID)
-build/tools/loadgen --registry "$REG" --key "$KEY" -n "$N" --duration $((WINDOW + 90)) \
-    --mount "$M" --probes 8 >"$T/lg.out" 2>"$T/lg.err" &
+build/tools/loadgen --registry "$REG" --key "$KEY" -n "$N" --duration $((WINDOW + 150)) \
+    --rate "$RATE" --mount "$M" --probes 8 >"$T/lg.out" 2>"$T/lg.err" &
 LGPID=$!
-i=0; while ! grep -q "^connected=" "$T/lg.out" && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
-grep -q "^connected=" "$T/lg.out" || { echo "not all agents connected"; tail -3 "$T/lg.err"; exit 1; }
-echo "all $N agents welcomed after $((i / 10)) s"
+i=0; while ! grep -q "^connected=" "$T/lg.out" && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "^connected=" "$T/lg.out" || {
+    echo "connected=$(ls "$M/hosts" | wc -l) of $N after $((i / 10)) s: not all agents connected"
+    tail -3 "$T/lg.err"; exit 1; }
+grep "^connected=" "$T/lg.out"
 sleep 3
 hz=$(getconf CLK_TCK)
-c0=$(cpu_ticks $FSPID); t0=$(date +%s.%N)
+c0=$(cpu_ticks $FSPID); l0=$(cpu_ticks $LGPID); t0=$(date +%s.%N)
 sleep "$WINDOW"
-c1=$(cpu_ticks $FSPID); t1=$(date +%s.%N)
+c1=$(cpu_ticks $FSPID); l1=$(cpu_ticks $LGPID); t1=$(date +%s.%N)
 rss1=$(rss_kib $FSPID)
 hosts=$(ls "$M/hosts" | wc -l)
 g0=$(date +%s.%N)
@@ -59,12 +66,12 @@ g1=$(date +%s.%N)
 kill "$LGPID"; wait "$LGPID" 2>/dev/null; LGPID=""
 sleep 0.2
 lag=$(sed -n 's/.*lag_p99_ms=\([^ ]*\).*/\1/p' "$T/lg.out")
-awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v r0="$rss0" \
+awk -v c0="$c0" -v c1="$c1" -v l0="$l0" -v l1="$l1" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v r0="$rss0" \
     -v r1="$rss1" -v n="$N" -v lag="$lag" -v h="$hosts" -v g0="$g0" -v g1="$g1" 'BEGIN {
-    printf "registry_cpu_cores=%.3f rss_per_host_kib=%.1f lag_p99_ms=%s hosts=%d grep_s=%.3f\n",
-        (c1 - c0) / hz / (t1 - t0), (r1 - r0) / n, lag, h, g1 - g0 }'
+    printf "registry_cpu_cores=%.3f loadgen_cpu_cores=%.3f rss_per_host_kib=%.1f lag_p99_ms=%s hosts=%d grep_s=%.3f\n",
+        (c1 - c0) / hz / (t1 - t0), (l1 - l0) / hz / (t1 - t0), (r1 - r0) / n, lag, h, g1 - g0 }'
 echo "overloaded_hosts=$nover (loadgen reports every 10th host overloaded)"
-grep lag_ "$T/lg.out"
+grep -E "^(lag_|loadgen_cpu|welcomed)" "$T/lg.out"
 
 # failure detection of one real agent at interval 1 s
 bin/resched-agent --registry "$REG" --key "$KEY" --name bench-victim --interval 1 \

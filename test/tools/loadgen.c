@@ -3,13 +3,18 @@
  * for the auth test.
  *
  *   loadgen --registry A:P --key FILE [-n N] [--prefix P] [--duration S]
- *           [--mount M --probes K]
+ *           [--rate PER_S] [--inflight K] [--mount M --probes K]
  *     N agents (default 10000) on one libevent loop, each: hello, then an
- *     `update` with 15 metrics every second.  The first K agents carry
+ *     `update` with 15 metrics every second.  Agents are opened at --rate
+ *     a second (default 1000) with at most --inflight (default 1000)
+ *     handshakes under way; a closed agent reconnects after 1 s, doubling
+ *     to 8 s, with jitter.  The first K agents carry
  *     m.probe_ms = wall-clock ms at send; a reader thread polls
  *     M/hosts/PK/metrics/probe_ms and records the lag until the value is
- *     readable.  Prints `connected=N` once all are welcomed and, at the
- *     end, `lag_p50_ms=... lag_p99_ms=... lag_samples=...`.
+ *     readable, from the moment all N agents are connected (steady state).  Prints `connected=N ramp_s=... reconnects=...` once all
+ *     are welcomed at the same time and, at the end,
+ *     `lag_p50_ms=... lag_p99_ms=... lag_max_ms=... lag_samples=...`,
+ *     `loadgen_cpu_cores=...` (its own CPU over the run) and `welcomed=N`.
  *
  *   loadgen --attack replay|oversize|garbage --registry A:P [--key FILE]
  *     one blocking connection misbehaving on purpose; exit 0 when the
@@ -25,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,10 +46,12 @@
 
 #define PROBES_MAX 64
 #define LAG_MAX 100000
+#define RAMP_TICK_MS 10           /* the ramp opens rate/100 agents a tick */
+#define RECONNECT_MS 1000         /* first retry delay; doubles up to 8 s */
 
 struct opts {
 	const char *registry, *key_file, *prefix, *mount, *attack;
-	int n, probes;
+	int n, probes, rate, inflight;
 	double duration;
 };
 
@@ -50,9 +59,10 @@ struct lg;
 struct agent {
 	struct lg *g;
 	int idx;
-	struct conn *c;
+	struct conn *c;               /* NULL while disconnected */
 	int welcomed;
-	struct event *tick;
+	int backoff_ms;               /* next reconnect delay */
+	struct event *tick;           /* 1 Hz update; also the reconnect timer */
 };
 
 struct lg {
@@ -60,12 +70,18 @@ struct lg {
 	struct event_base *base;
 	struct auth_key *key;
 	struct agent *a;
-	int started, welcomed;
+	int started;                  /* agents opened by the ramp */
+	int welcomed;                 /* agents welcomed right now */
+	int handshaking;              /* connects not yet welcomed */
+	int all_once;                 /* connected=N printed */
+	long reconnects, closes;
+	double t_start, t_all;
 	struct event *ramp, *end, *sig;
 	/* lag samples, protected by mu */
 	pthread_mutex_t mu;
 	double lag[LAG_MAX];
 	int nlag;
+	int steady;                   /* all agents were connected once */
 	int stop;
 };
 
@@ -94,47 +110,77 @@ static void send_update(struct agent *a)
 	msg_free(m);
 }
 
+static void start_agent(struct lg *g, struct agent *a);
+
+/* The agent's timer: an update when connected, a reconnect when not. */
 static void on_tick(evutil_socket_t fd, short w, void *arg)
 {
 	struct agent *a = arg;
+	struct timeval tv = { 1, 0 };
 
-	if (a->c && a->welcomed)
+	if (!a->c) {
+		a->g->reconnects++;
+		start_agent(a->g, a);
+		return;
+	}
+	if (a->welcomed)
 		send_update(a);
+	evtimer_add(a->tick, &tv);
+}
+
+static void on_welcome(struct agent *a)
+{
+	struct lg *g = a->g;
+
+	a->welcomed = 1;
+	a->backoff_ms = RECONNECT_MS;
+	g->handshaking--;
+	if (++g->welcomed == g->o.n && !g->all_once) {
+		g->all_once = 1;
+		g->t_all = util_now_s();
+		pthread_mutex_lock(&g->mu);
+		g->steady = 1;
+		pthread_mutex_unlock(&g->mu);
+		printf("connected=%d ramp_s=%.1f reconnects=%ld\n", g->o.n,
+		       g->t_all - g->t_start, g->reconnects);
+		fflush(stdout);
+	}
+	send_update(a);
 }
 
 static void on_msg(struct conn *c, struct msg *m, void *arg)
 {
 	struct agent *a = arg;
 
-	if (strcmp(msg_type(m), "welcome") == 0 && !a->welcomed) {
-		a->welcomed = 1;
-		if (++a->g->welcomed == a->g->o.n) {
-			printf("connected=%d\n", a->g->o.n);
-			fflush(stdout);
-		}
-		send_update(a);
-	}
+	if (strcmp(msg_type(m), "welcome") == 0 && !a->welcomed)
+		on_welcome(a);
 	msg_free(m);
 }
 
+/* Lost: count it, retry after a growing, jittered delay. */
 static void on_close(struct conn *c, const char *reason, void *arg)
 {
 	struct agent *a = arg;
+	struct lg *g = a->g;
+	int ms = a->backoff_ms + (int)randombytes_uniform((uint32_t)a->backoff_ms);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	log_warnx("agent %d: %s", a->idx, reason);
+	if (g->closes++ < 20)
+		log_warnx("agent %d: %s", a->idx, reason);
+	if (a->welcomed)
+		g->welcomed--;
+	else
+		g->handshaking--;
+	a->welcomed = 0;
 	a->c = NULL;
+	a->backoff_ms = a->backoff_ms < 8000 ? a->backoff_ms * 2 : 8000;
+	evtimer_add(a->tick, &tv);
 }
 
-static void start_agent(struct lg *g, struct agent *a)
+static struct msg *hello_msg(const struct lg *g, const struct agent *a)
 {
-	char err[CONN_ERR_LEN];
 	struct msg *h = msg_new("hello");
-	struct timeval tv = { 1, 0 };
 
-	a->c = conn_connect(g->base, g->o.registry, CONN_AGENT, g->key, on_msg,
-			    on_close, a, err, sizeof(err));
-	if (!a->c)
-		fatalx("%s", err);
 	msg_setf(h, "name", "%s%d", g->o.prefix, a->idx);
 	msg_set(h, "arch", "x86_64");
 	msg_set(h, "os", "Linux");
@@ -143,22 +189,54 @@ static void start_agent(struct lg *g, struct agent *a)
 	msg_set(h, "agent_version", "loadgen");
 	msg_set(h, "interval", "1");
 	msg_set(h, "byte_order", "little");
-	conn_send(a->c, h);
-	msg_free(h);
-	a->tick = event_new(g->base, -1, EV_PERSIST, on_tick, a);
-	event_add(a->tick, &tv);
+	return h;
 }
 
-/* Open agents 200 at a time so the listen backlog keeps up. */
+/* Connect (hello is queued until the handshake is done); a failure to
+ * even start retries on the agent's timer. */
+static void start_agent(struct lg *g, struct agent *a)
+{
+	char err[CONN_ERR_LEN];
+	struct msg *h;
+	struct timeval tv = { 1, 0 };
+
+	g->handshaking++;
+	a->c = conn_connect(g->base, g->o.registry, CONN_AGENT, g->key, on_msg,
+			    on_close, a, err, sizeof(err));
+	if (!a->c) {
+		g->handshaking--;
+		if (g->closes++ < 20)
+			log_warnx("agent %d: %s", a->idx, err);
+		evtimer_add(a->tick, &tv);
+		return;
+	}
+	h = hello_msg(g, a);
+	conn_send(a->c, h);
+	msg_free(h);
+	evtimer_add(a->tick, &tv);
+}
+
+/* Open agents at --rate per second, at most --inflight handshakes at
+ * once, so the registry's accept queue and handshake timer keep up. */
 static void on_ramp(evutil_socket_t fd, short w, void *arg)
 {
 	struct lg *g = arg;
-	struct timeval tv = { 0, 20000 };
+	struct timeval tv = { 0, RAMP_TICK_MS * 1000 };
+	int per_tick = g->o.rate * RAMP_TICK_MS / 1000;
 
-	for (int k = 0; k < 200 && g->started < g->o.n; k++, g->started++) {
-		g->a[g->started].g = g;
-		g->a[g->started].idx = g->started;
-		start_agent(g, &g->a[g->started]);
+	if (per_tick < 1)
+		per_tick = 1;
+	for (int k = 0; k < per_tick && g->started < g->o.n &&
+			g->handshaking < g->o.inflight; k++, g->started++) {
+		struct agent *a = &g->a[g->started];
+
+		a->g = g;
+		a->idx = g->started;
+		a->backoff_ms = RECONNECT_MS;
+		a->tick = evtimer_new(g->base, on_tick, a);
+		if (!a->tick)
+			fatalx("out of memory");
+		start_agent(g, a);
 	}
 	if (g->started < g->o.n)
 		evtimer_add(g->ramp, &tv);
@@ -169,43 +247,67 @@ static void on_end(evutil_socket_t fd, short w, void *arg)
 	event_base_loopbreak(((struct lg *)arg)->base);
 }
 
-/* Reader: poll each probe file; a new value gives one lag sample. */
+/* Reader: each probe file is opened once and re-read at offset 0 (the
+ * registry renders afresh on every read at 0), so one sample costs one
+ * FUSE read, not a lookup + open + read + release per path component. */
+static void probe_sample(struct lg *g, int fd, double *last)
+{
+	char buf[64];
+	ssize_t r = pread(fd, buf, sizeof(buf) - 1, 0);
+	double v;
+
+	if (r <= 0)
+		return;
+	buf[r] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (util_parse_double(buf, &v) < 0 || v == *last)
+		return;
+	if (*last != 0) {
+		double lag = util_wall_s() * 1000.0 - v;
+
+		pthread_mutex_lock(&g->mu);
+		if (g->steady && g->nlag < LAG_MAX)
+			g->lag[g->nlag++] = lag;
+		pthread_mutex_unlock(&g->mu);
+	}
+	*last = v;
+}
+
+static int reader_stopped(struct lg *g)
+{
+	int stop;
+
+	pthread_mutex_lock(&g->mu);
+	stop = g->stop;
+	pthread_mutex_unlock(&g->mu);
+	return stop;
+}
+
 static void *reader_main(void *arg)
 {
 	struct lg *g = arg;
 	double last[PROBES_MAX] = { 0 };
+	int fds[PROBES_MAX];
 	char path[4096];
 
-	for (;;) {
-		pthread_mutex_lock(&g->mu);
-		int stop = g->stop;
-		pthread_mutex_unlock(&g->mu);
-		if (stop)
-			return NULL;
+	for (int i = 0; i < g->o.probes; i++)
+		fds[i] = -1;
+	while (!reader_stopped(g)) {
 		for (int i = 0; i < g->o.probes; i++) {
-			char *t;
-			double v;
-
-			snprintf(path, sizeof(path), "%s/hosts/%s%d/metrics/probe_ms",
-				 g->o.mount, g->o.prefix, i);
-			if (!(t = util_read_file(path, 64, NULL)))
-				continue;
-			t[strcspn(t, "\n")] = '\0';
-			if (util_parse_double(t, &v) == 0 && v != last[i]) {
-				double lag = util_wall_s() * 1000.0 - v;
-
-				if (last[i] != 0) {
-					pthread_mutex_lock(&g->mu);
-					if (g->nlag < LAG_MAX)
-						g->lag[g->nlag++] = lag;
-					pthread_mutex_unlock(&g->mu);
-				}
-				last[i] = v;
+			if (fds[i] < 0) {
+				snprintf(path, sizeof(path), "%s/hosts/%s%d/metrics/probe_ms",
+					 g->o.mount, g->o.prefix, i);
+				fds[i] = open(path, O_RDONLY | O_CLOEXEC);
 			}
-			free(t);
+			if (fds[i] >= 0)
+				probe_sample(g, fds[i], &last[i]);
 		}
 		usleep(2000);
 	}
+	for (int i = 0; i < g->o.probes; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return NULL;
 }
 
 static int cmp_d(const void *x, const void *y)
@@ -222,8 +324,34 @@ static void report_lag(struct lg *g)
 		return;
 	}
 	qsort(g->lag, (size_t)g->nlag, sizeof(double), cmp_d);
-	printf("lag_p50_ms=%.2f lag_p99_ms=%.2f lag_samples=%d\n",
-	       g->lag[g->nlag / 2], g->lag[(int)(g->nlag * 0.99)], g->nlag);
+	printf("lag_p50_ms=%.2f lag_p99_ms=%.2f lag_max_ms=%.2f lag_samples=%d\n",
+	       g->lag[g->nlag / 2], g->lag[(int)(g->nlag * 0.99)],
+	       g->lag[g->nlag - 1], g->nlag);
+}
+
+/* Our own CPU over the run, in cores: on a small machine the generator
+ * competes with the registry, so the bench reports both. */
+static void report_self(struct lg *g)
+{
+	struct rusage ru;
+	double cpu, wall = util_now_s() - g->t_start;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0 || wall <= 0)
+		return;
+	cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	printf("loadgen_cpu_cores=%.3f (over %.0f s) reconnects=%ld closes=%ld\n",
+	       cpu / wall, wall, g->reconnects, g->closes);
+}
+
+static void free_agents(struct lg *g)
+{
+	for (int i = 0; i < g->started; i++) {
+		conn_close(g->a[i].c);
+		if (g->a[i].tick)
+			event_free(g->a[i].tick);
+	}
+	free(g->a);
 }
 
 static int run_load(struct lg *g)
@@ -236,6 +364,7 @@ static int run_load(struct lg *g)
 	g->a = calloc((size_t)g->o.n, sizeof(*g->a));
 	if (!g->base || !g->a)
 		fatalx("out of memory");
+	g->t_start = util_now_s();
 	g->ramp = evtimer_new(g->base, on_ramp, g);
 	g->end = evtimer_new(g->base, on_end, g);
 	evtimer_add(g->ramp, &now);
@@ -252,7 +381,9 @@ static int run_load(struct lg *g)
 	if (reading)
 		pthread_join(rd, NULL);
 	report_lag(g);
+	report_self(g);
 	printf("welcomed=%d\n", g->welcomed);
+	free_agents(g);
 	return 0;
 }
 
@@ -392,11 +523,13 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "registry", 1, NULL, 'r' }, { "key", 1, NULL, 'k' },
 		{ "prefix", 1, NULL, 'p' }, { "duration", 1, NULL, 'd' },
 		{ "mount", 1, NULL, 'm' }, { "probes", 1, NULL, 'P' },
-		{ "attack", 1, NULL, 'a' }, { NULL, 0, NULL, 0 },
+		{ "attack", 1, NULL, 'a' }, { "rate", 1, NULL, 'R' },
+		{ "inflight", 1, NULL, 'I' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){ .prefix = "lg", .n = 10000, .duration = 30 };
+	*o = (struct opts){ .prefix = "lg", .n = 10000, .duration = 30,
+			    .rate = 1000, .inflight = 1000 };
 	while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->registry = optarg; break;
@@ -407,12 +540,16 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'P': o->probes = atoi(optarg); break;
 		case 'a': o->attack = optarg; break;
 		case 'n': o->n = atoi(optarg); break;
+		case 'R': o->rate = atoi(optarg); break;
+		case 'I': o->inflight = atoi(optarg); break;
 		default: exit(2);
 		}
 	}
-	if (!o->registry || o->n < 1 || o->probes < 0 || o->probes > PROBES_MAX)
+	if (!o->registry || o->n < 1 || o->probes < 0 || o->probes > PROBES_MAX ||
+	    o->rate < 1 || o->inflight < 1)
 		fatalx("usage: loadgen --registry A:P [--key F] [-n N] [--prefix P] "
-		       "[--duration S] [--mount M --probes K] | --attack KIND");
+		       "[--duration S] [--rate PER_S] [--inflight K] "
+		       "[--mount M --probes K] | --attack KIND");
 }
 
 int main(int argc, char **argv)
