@@ -1100,7 +1100,7 @@ static int fs_chown(const char *path, uid_t uid, gid_t gid,
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	cfg->entry_timeout = 0;
+	cfg->entry_timeout = 1; /* names change only through the VFS (notifier) */
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
 	cfg->direct_io = 1;
