@@ -1,5 +1,6 @@
 /* auth.c — see auth.h. */
 #include "common/auth.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,20 +17,6 @@
 struct auth_key {
 	unsigned char k[AUTH_KEY_LEN];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int auth_init(void)
 {
@@ -59,21 +46,21 @@ static int check_key_stat(const char *path, const struct stat *st, char *err,
 			  size_t errlen)
 {
 	if (!S_ISREG(st->st_mode)) {
-		set_err(err, errlen, "%s: not a regular file", path);
+		util_set_err(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
 	if (st->st_uid != geteuid()) {
-		set_err(err, errlen, "%s: owned by uid %u, not by us (uid %u)",
+		util_set_err(err, errlen, "%s: owned by uid %u, not by us (uid %u)",
 			path, (unsigned)st->st_uid, (unsigned)geteuid());
 		return -1;
 	}
 	if (st->st_mode & 077) {
-		set_err(err, errlen, "%s: mode %04o lets others read it; chmod 600",
+		util_set_err(err, errlen, "%s: mode %04o lets others read it; chmod 600",
 			path, (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	if (st->st_size <= 0 || st->st_size > AUTH_FILE_MAX) {
-		set_err(err, errlen, "%s: size %lld not in 1..%d bytes",
+		util_set_err(err, errlen, "%s: size %lld not in 1..%d bytes",
 			path, (long long)st->st_size, AUTH_FILE_MAX);
 		return -1;
 	}
@@ -105,16 +92,16 @@ struct auth_key *auth_key_load(const char *path, char *err, size_t errlen)
 	int fd;
 
 	if (auth_init() < 0) {
-		set_err(err, errlen, "libsodium init failed");
+		util_set_err(err, errlen, "libsodium init failed");
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		util_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		util_set_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto out_fd;
 	}
 	if (check_key_stat(path, &st, err, errlen) < 0)
@@ -122,12 +109,12 @@ struct auth_key *auth_key_load(const char *path, char *err, size_t errlen)
 	n = (size_t)st.st_size;
 	buf = sodium_malloc(n);
 	if (!buf || read_exact(fd, buf, n) < 0) {
-		set_err(err, errlen, "%s: cannot read", path);
+		util_set_err(err, errlen, "%s: cannot read", path);
 		goto out_buf;
 	}
 	k = auth_key_from_bytes(buf, n);
 	if (!k)
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 out_buf:
 	sodium_free(buf);
 out_fd:

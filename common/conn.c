@@ -1,6 +1,7 @@
 /* conn.c — see conn.h. */
 #include "common/conn.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,20 +58,6 @@ struct conn_listener {
 	conn_accept_cb cb;
 	void *arg;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- addresses ---------------------------------------------------------- */
 
@@ -129,14 +116,14 @@ static int resolve(const char *addr_port, struct sockaddr_storage *ss, int *len,
 		return 0;
 	hl = colon ? (size_t)(colon - addr_port) : 0;
 	if (!colon || hl == 0 || hl >= sizeof(host) || !colon[1]) {
-		set_err(err, errlen, "bad address '%.100s' (want ADDR:PORT)", addr_port);
+		util_set_err(err, errlen, "bad address '%.100s' (want ADDR:PORT)", addr_port);
 		return -1;
 	}
 	memcpy(host, addr_port, hl);
 	host[hl] = '\0';
 	rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc != 0) {
-		set_err(err, errlen, "%.100s: %s", addr_port, gai_strerror(rc));
+		util_set_err(err, errlen, "%.100s: %s", addr_port, gai_strerror(rc));
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -609,20 +596,20 @@ struct conn *conn_connect(struct event_base *base, const char *addr_port,
 		return NULL;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		set_err(err, errlen, "socket: %s", strerror(errno));
+		util_set_err(err, errlen, "socket: %s", strerror(errno));
 		return NULL;
 	}
 	conn_sock_opts(fd);
 	c = conn_alloc(base, fd, role, key, on_msg, on_close, arg);
 	if (!c) {
 		close(fd);
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	snprintf(c->peer, sizeof(c->peer), "%.90s", addr_port);
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss, len) < 0 ||
 	    conn_start(c) < 0) {
-		set_err(err, errlen, "connect %.100s: %s", addr_port, strerror(errno));
+		util_set_err(err, errlen, "connect %.100s: %s", addr_port, strerror(errno));
 		conn_free(c);
 		return NULL;
 	}
@@ -670,7 +657,7 @@ struct conn_listener *conn_listen(struct event_base *base, const char *addr_port
 	int len;
 
 	if (!l) {
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	l->key = key;
@@ -683,7 +670,7 @@ struct conn_listener *conn_listen(struct event_base *base, const char *addr_port
 					 LEV_OPT_CLOSE_ON_EXEC, -1,
 					 (struct sockaddr *)&ss, len);
 	if (!l->lev) {
-		set_err(err, errlen, "listen %.100s: %s", addr_port, strerror(errno));
+		util_set_err(err, errlen, "listen %.100s: %s", addr_port, strerror(errno));
 		goto fail;
 	}
 	return l;

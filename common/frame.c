@@ -1,5 +1,6 @@
 /* frame.c — see frame.h. */
 #include "common/frame.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -10,20 +11,6 @@
 
 #define MAC_TAG "resched-frame/1"
 #define HEX_MAC_LEN (2 * FRAME_MAC_LEN)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *frame_role_name(char role)
 {
@@ -129,21 +116,21 @@ static int parse_header_line(const char *buf, size_t n, struct frame_hdr *h,
 
 	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
 	if (!sp2) {
-		set_err(err, errlen, "frame header needs 3 fields");
+		util_set_err(err, errlen, "frame header needs 3 fields");
 		return FRAME_ERROR;
 	}
 	if (parse_dec(buf, (size_t)(sp1 - buf), &len) < 0 ||
 	    parse_dec(sp1 + 1, (size_t)(sp2 - sp1 - 1), &h->seq) < 0) {
-		set_err(err, errlen, "bad number in frame header");
+		util_set_err(err, errlen, "bad number in frame header");
 		return FRAME_ERROR;
 	}
 	if (len == 0 || len > FRAME_MAX) {
-		set_err(err, errlen, "frame length %llu out of range 1..%d",
+		util_set_err(err, errlen, "frame length %llu out of range 1..%d",
 			(unsigned long long)len, FRAME_MAX);
 		return FRAME_ERROR;
 	}
 	if (parse_mac_field(sp2 + 1, (size_t)(end - sp2 - 1), h) < 0) {
-		set_err(err, errlen, "bad MAC field in frame header");
+		util_set_err(err, errlen, "bad MAC field in frame header");
 		return FRAME_ERROR;
 	}
 	h->len = (size_t)len;
@@ -159,11 +146,11 @@ int frame_parse_header(const char *buf, size_t avail, struct frame_hdr *h,
 
 	if (!nl) {
 		if (!header_prefix_ok(buf, scan)) {
-			set_err(err, errlen, "bad byte in frame header");
+			util_set_err(err, errlen, "bad byte in frame header");
 			return FRAME_ERROR;
 		}
 		if (avail >= FRAME_HDR_MAX) {
-			set_err(err, errlen, "frame header longer than %d bytes",
+			util_set_err(err, errlen, "frame header longer than %d bytes",
 				FRAME_HDR_MAX);
 			return FRAME_ERROR;
 		}
@@ -237,23 +224,23 @@ int frame_verify(const unsigned char *key, char dir, uint64_t expect_seq,
 	unsigned char mac[FRAME_MAC_LEN];
 
 	if (key && !h->has_mac) {
-		set_err(err, errlen, "frame without MAC on an authenticated connection");
+		util_set_err(err, errlen, "frame without MAC on an authenticated connection");
 		return -1;
 	}
 	if (!key && h->has_mac) {
-		set_err(err, errlen, "frame with MAC on an unauthenticated connection");
+		util_set_err(err, errlen, "frame with MAC on an unauthenticated connection");
 		return -1;
 	}
 	if (key) {
 		frame_mac(key, dir, h->seq, payload, h->len, mac);
 		if (sodium_memcmp(mac, h->mac, FRAME_MAC_LEN) != 0) {
-			set_err(err, errlen, "bad MAC on frame %llu",
+			util_set_err(err, errlen, "bad MAC on frame %llu",
 				(unsigned long long)h->seq);
 			return -1;
 		}
 	}
 	if (h->seq != expect_seq) {
-		set_err(err, errlen, "frame seq %llu, expected %llu (replayed or reordered)",
+		util_set_err(err, errlen, "frame seq %llu, expected %llu (replayed or reordered)",
 			(unsigned long long)h->seq, (unsigned long long)expect_seq);
 		return -1;
 	}
@@ -317,22 +304,22 @@ static int greeting_line(const char *buf, size_t n, struct frame_greeting *g,
 	const char *role = buf + vl + 1, *sp;
 
 	if (n > 6 && memcmp(buf, "ERROR ", 6) == 0) {
-		set_err(err, errlen, "peer says: %.*s", (int)(n - 6), buf + 6);
+		util_set_err(err, errlen, "peer says: %.*s", (int)(n - 6), buf + 6);
 		return FRAME_ERROR;
 	}
 	if (n < 8 || memcmp(buf, FRAME_VERSION, 8) != 0) {  /* "RESCHED/" */
-		set_err(err, errlen, "not a resched peer (no %s greeting)", FRAME_VERSION);
+		util_set_err(err, errlen, "not a resched peer (no %s greeting)", FRAME_VERSION);
 		return FRAME_ERROR;
 	}
 	if (n <= vl || memcmp(buf, FRAME_VERSION, vl) != 0 || buf[vl] != ' ') {
-		set_err(err, errlen, "version mismatch: peer greets '%.*s', we speak %s",
+		util_set_err(err, errlen, "version mismatch: peer greets '%.*s', we speak %s",
 			(int)(n < 40 ? n : 40), buf, FRAME_VERSION);
 		return FRAME_ERROR;
 	}
 	sp = memchr(role, ' ', (size_t)(buf + n - role));
 	if (!sp || greeting_role(role, (size_t)(sp - role), &g->role) < 0 ||
 	    greeting_auth(sp + 1, (size_t)(buf + n - sp - 1), g) < 0) {
-		set_err(err, errlen, "malformed greeting");
+		util_set_err(err, errlen, "malformed greeting");
 		return FRAME_ERROR;
 	}
 	g->line_len = n + 1;
@@ -349,11 +336,11 @@ int frame_greeting_parse(const char *buf, size_t avail,
 	if (nl)
 		return greeting_line(buf, (size_t)(nl - buf), g, err, errlen);
 	if (memcmp(buf, FRAME_VERSION, cmp) != 0 && memcmp(buf, "ERROR ", cmp < 6 ? cmp : 6) != 0) {
-		set_err(err, errlen, "not a resched peer (no %s greeting)", FRAME_VERSION);
+		util_set_err(err, errlen, "not a resched peer (no %s greeting)", FRAME_VERSION);
 		return FRAME_ERROR;
 	}
 	if (avail >= FRAME_GREETING_MAX) {
-		set_err(err, errlen, "greeting longer than %d bytes", FRAME_GREETING_MAX);
+		util_set_err(err, errlen, "greeting longer than %d bytes", FRAME_GREETING_MAX);
 		return FRAME_ERROR;
 	}
 	return FRAME_NEED_MORE;

@@ -22,20 +22,6 @@ struct msg {
 	size_t n, cap;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- words and escapes -------------------------------------------------- */
 
 static int word_char(unsigned char c)
@@ -336,7 +322,7 @@ static char *unescape(const char *s, size_t n, char *err, size_t errlen)
 	char *out = malloc(n + 1), *o = out;
 
 	if (!out) {
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -345,7 +331,7 @@ static char *unescape(const char *s, size_t n, char *err, size_t errlen)
 
 		if (c != '%') {
 			if (needs_escape(c)) {
-				set_err(err, errlen, "raw byte 0x%02x must be escaped", c);
+				util_set_err(err, errlen, "raw byte 0x%02x must be escaped", c);
 				goto fail;
 			}
 			*o++ = (char)c;
@@ -354,11 +340,11 @@ static char *unescape(const char *s, size_t n, char *err, size_t errlen)
 		hi = i + 1 < n ? hex_val((unsigned char)s[i + 1]) : -1;
 		lo = i + 2 < n ? hex_val((unsigned char)s[i + 2]) : -1;
 		if (hi < 0 || lo < 0) {
-			set_err(err, errlen, "bad escape");
+			util_set_err(err, errlen, "bad escape");
 			goto fail;
 		}
 		if (hi == 0 && lo == 0) {
-			set_err(err, errlen, "embedded NUL");
+			util_set_err(err, errlen, "embedded NUL");
 			goto fail;
 		}
 		*o++ = (char)(hi << 4 | lo);
@@ -380,16 +366,16 @@ static int decode_pair(struct msg *m, const char *tok, size_t n, char *err,
 	char *key, *val;
 
 	if (!eq) {
-		set_err(err, errlen, "pair %zu has no '='", m->n + 1);
+		util_set_err(err, errlen, "pair %zu has no '='", m->n + 1);
 		return -1;
 	}
 	kl = (size_t)(eq - tok);
 	if (!word_ok_n(tok, kl)) {
-		set_err(err, errlen, "bad key in pair %zu", m->n + 1);
+		util_set_err(err, errlen, "bad key in pair %zu", m->n + 1);
 		return -1;
 	}
 	if (m->n >= MSG_KEYS_MAX) {
-		set_err(err, errlen, "more than %d keys", MSG_KEYS_MAX);
+		util_set_err(err, errlen, "more than %d keys", MSG_KEYS_MAX);
 		return -1;
 	}
 	val = unescape(eq + 1, n - kl - 1, err, errlen);
@@ -399,7 +385,7 @@ static int decode_pair(struct msg *m, const char *tok, size_t n, char *err,
 	if (!key || append_owned(m, key, val) < 0) {
 		if (!key)
 			free(val);
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -422,7 +408,7 @@ static int check_dups(const struct msg *m, char *err, size_t errlen)
 		return 0;
 	k = malloc(m->n * sizeof(*k));
 	if (!k) {
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < m->n; i++)
@@ -430,7 +416,7 @@ static int check_dups(const struct msg *m, char *err, size_t errlen)
 	qsort(k, m->n, sizeof(*k), cmp_keys);
 	for (size_t i = 1; i < m->n && rc == 0; i++)
 		if (strcmp(k[i - 1], k[i]) == 0) {
-			set_err(err, errlen, "duplicate key '%.64s'", k[i]);
+			util_set_err(err, errlen, "duplicate key '%.64s'", k[i]);
 			rc = -1;
 		}
 	free(k);
@@ -444,15 +430,15 @@ static int check_line(const char *buf, size_t len, size_t *body, char *err,
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
 	if (len + 1 > MSG_LINE_MAX) {  /* counted with its '\n' */
-		set_err(err, errlen, "line longer than %d bytes", MSG_LINE_MAX);
+		util_set_err(err, errlen, "line longer than %d bytes", MSG_LINE_MAX);
 		return -1;
 	}
 	if (len == 0) {
-		set_err(err, errlen, "empty line");
+		util_set_err(err, errlen, "empty line");
 		return -1;
 	}
 	if (memchr(buf, '\0', len)) {
-		set_err(err, errlen, "embedded NUL");
+		util_set_err(err, errlen, "embedded NUL");
 		return -1;
 	}
 	*body = len;
@@ -466,14 +452,14 @@ static struct msg *decode_type(const char *buf, size_t tl, char *err,
 	struct msg *m;
 
 	if (!word_ok_n(buf, tl)) {
-		set_err(err, errlen, "bad message type");
+		util_set_err(err, errlen, "bad message type");
 		return NULL;
 	}
 	memcpy(type, buf, tl);
 	type[tl] = '\0';
 	m = msg_new(type);
 	if (!m)
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 	return m;
 }
 
@@ -633,22 +619,22 @@ struct msg *msg_recv_fd(int fd, struct msg_rbuf *rb, int timeout_ms,
 		if (rbuf_take_line(rb, &m, err, errlen))
 			return m;
 		if (rb->len > MSG_LINE_MAX) {
-			set_err(err, errlen, "line longer than %d bytes", MSG_LINE_MAX);
+			util_set_err(err, errlen, "line longer than %d bytes", MSG_LINE_MAX);
 			return NULL;
 		}
 		r = wait_readable(fd, deadline, timeout_ms);
 		if (r == 0) {
-			set_err(err, errlen, "timeout");
+			util_set_err(err, errlen, "timeout");
 			return NULL;
 		}
 		if (r > 0)
 			r = rbuf_fill(fd, rb);
 		if (r == 0) {
-			set_err(err, errlen, "closed");
+			util_set_err(err, errlen, "closed");
 			return NULL;
 		}
 		if (r < 0) {
-			set_err(err, errlen, "%s", strerror(errno));
+			util_set_err(err, errlen, "%s", strerror(errno));
 			return NULL;
 		}
 	}

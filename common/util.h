@@ -18,6 +18,11 @@ char *util_read_file(const char *path, size_t max, size_t *len);
  * fsync, rename, fsync of the directory.  Returns 0 or -1 with errno. */
 int util_write_atomic(const char *path, const void *buf, size_t len, int mode);
 
+/* The library error convention: -1 and a one-line reason in the caller's
+ * buffer.  Formats into err (size errlen) when err is not NULL. */
+void util_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Monotonic and wall-clock time. */
 uint64_t util_now_ns(void);       /* CLOCK_MONOTONIC */
 double util_now_s(void);          /* CLOCK_MONOTONIC, seconds */
