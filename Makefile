@@ -44,6 +44,7 @@ UNIT_SRC    := $(wildcard test/unit/*.c)
 FUZZ_SRC    := $(wildcard test/fuzz/fuzz_*.c)
 EXAMPLE_SRC := $(filter-out %_mpi.c,$(wildcard examples/*.c))
 EXAMPLE_MPI := $(wildcard examples/*_mpi.c)
+EXAMPLE_LIB := $(wildcard examples/lib/*.c)
 BENCH_SRC   := $(wildcard test/bench/*.c)
 TOOL_SRC    := $(wildcard test/tools/*.c)
 
@@ -116,12 +117,12 @@ bin/reschedfs:
 	$(CC) $(CFLAGS) -o $@ $< -Wl,--whole-archive $(LIBFS) -Wl,--no-whole-archive $(LIBRULES) $(LIBMIG) $(LIBCOMMON) $(LDLIBS)
 
 # Examples link libmigrate statically, so they run from any directory.
-bin/%: $(BUILD)/obj/examples/%.o $(LIBMIG)
+bin/%: $(BUILD)/obj/examples/%.o $(call obj,$(EXAMPLE_LIB)) $(LIBMIG)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(MIG_LDLIBS)
-bin/%_mpi: examples/%_mpi.c $(LIBMIGMPI) $(LIBMIG) $(FLAGS_STAMP)
+bin/%_mpi: examples/%_mpi.c $(EXAMPLE_LIB) $(LIBMIGMPI) $(LIBMIG) $(FLAGS_STAMP)
 	@mkdir -p bin
-	$(MPICC) $(CPPFLAGS) $(filter-out -MMD -MP,$(CFLAGS)) -o $@ $< $(LIBMIGMPI) $(LIBMIG) $(MIG_LDLIBS)
+	$(MPICC) $(CPPFLAGS) $(filter-out -MMD -MP,$(CFLAGS)) -o $@ $< $(EXAMPLE_LIB) $(LIBMIGMPI) $(LIBMIG) $(MIG_LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/test/bench/%.o $(LIBFS) $(LIBAGENT) $(LIBRULES) $(LIBCOMMON) $(if $(MIG_SRC),$(LIBMIG))
 	@mkdir -p $(dir $@)

@@ -11,7 +11,8 @@
 S390X_CC   ?= s390x-linux-gnu-gcc
 S390X_DIR  := $(BUILD)/s390x
 S390X_SRC  := $(filter-out migrate/mig_mpi%.c,$(wildcard migrate/mig_*.c)) \
-              common/msg.c common/util.c common/log.c examples/test_tree.c
+              common/msg.c common/util.c common/log.c examples/test_tree.c \
+              $(wildcard examples/lib/*.c)
 S390X_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -DMIG_NO_LIBXML -I. \
                 -I$(S390X_DIR)/include $(WARN)
 
@@ -22,7 +23,7 @@ $(S390X_DIR)/include/xxhash.h: /usr/include/xxhash.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-bin/s390x/test_tree: $(S390X_SRC) $(wildcard migrate/*.h common/msg.h common/util.h common/log.h) \
+bin/s390x/test_tree: $(S390X_SRC) $(wildcard migrate/*.h common/msg.h common/util.h common/log.h examples/lib/*.h) \
                      $(S390X_DIR)/include/xxhash.h
 	@mkdir -p bin/s390x
 	$(S390X_CC) $(S390X_CFLAGS) -static -o $@ $(S390X_SRC) -lm
