@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #define CG_FILE_MAX (4u << 20)
@@ -341,6 +342,10 @@ static const char *cg_any_dir(const struct cg_sampler *s)
 }
 
 /* Count tasks (threads) of the list in state R, and in R or D. */
+/* Count the cgroup's runnable (R) and active (R or D) tasks.  The agent's
+ * own threads are left out: when it runs inside the slice it measures, the
+ * thread doing the counting is always running, and an idle host would
+ * otherwise show one runnable task and a load of 1. */
 static void cg_count_states(const char *tids, long *running, long *active)
 {
 	*running = *active = 0;
@@ -351,6 +356,9 @@ static void cg_count_states(const char *tids, long *running, long *active)
 
 		if (tid <= 0)
 			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%ld", tid);
+		if (access(path, F_OK) == 0)
+			continue;          /* one of ours */
 		snprintf(path, sizeof(path), "/proc/%ld/stat", tid);
 		st = util_read_file(path, 4096, NULL);
 		c = st ? cg_parse_task_state(st) : 0;

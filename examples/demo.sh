@@ -65,7 +65,7 @@ wait_until 15 "test -d $M/hosts/h1 && test -d $M/hosts/h2 && test -d $M/hosts/h3
 run "ls $M $M/hosts"
 run "head -4 $M/hosts/h1/info"
 
-say "Rules: a host is overloaded when more than two tasks want its CPU"
+say "Rules: a host is overloaded when two or more tasks want its CPU"
 for f in "$M"/rules/*.rule; do rm -f "$f"; done
 cat > "$M/rules/demo.rule" <<'EOF'
 set_interval: 1
@@ -75,10 +75,11 @@ rl_number: 1
 rl_name: runnable
 rl_type: simple
 rl_script: @procs_running
-rl_desc: Tasks running or waiting for this host's CPU share.
+rl_desc: Tasks running or waiting for this host's CPU share (the agent
+ itself is not counted).
 rl_operator: >
-rl_busy: 1
-rl_overLd: 2
+rl_busy: 0
+rl_overLd: 1
 EOF
 run "cat $M/rules/demo.rule"
 echo 2 > "$M/sched/stability"

@@ -836,10 +836,24 @@ static uint64_t fnv_cands(uint64_t h, const struct sched_dec *d)
 	return h;
 }
 
+/* The policy and sched/ settings in force, as a hash: a decision taken
+ * under other ones is never a repeat.  Called with the registry locked. */
+static uint64_t fnv_config(struct sched *s)
+{
+	const struct reg_sched *st = reg_sched_locked(s->r);
+	const char *pol = reg_policy_text_locked(s->r, NULL);
+	char k[160];
+
+	snprintf(k, sizeof(k), "%d/%g/%g/%g/%d/%d/%g/", st->mode, st->stability,
+		 st->cooldown, st->min_age, st->max_concurrent,
+		 st->max_per_hour, st->migrate_timeout);
+	return fnv(fnv(14695981039346656037ull, k), pol ? pol : "");
+}
+
 /* 1 when this outcome repeats the last one written for the host: same
  * action, job, destination, the same refusals, and the same reason but
- * for its numbers (seconds held, ages), so a standing situation is written
- * once, not at every update. */
+ * for its numbers (seconds held, ages), under the same policy and
+ * settings, so a standing situation is written once, not at every update. */
 static int dec_repeats(struct sched *s, const struct sched_dec *d)
 {
 	struct sched_host *sh = host_rec(s, d->host_seq);
@@ -854,7 +868,7 @@ static int dec_repeats(struct sched *s, const struct sched_dec *d)
 	}
 	snprintf(k, sizeof(k), "%d/%d/%d/%d/", d->action, d->trig, d->dry,
 		 d->job);
-	key = fnv(fnv(14695981039346656037ull, k), d->dest);
+	key = fnv(fnv(fnv_config(s), k), d->dest);
 	for (const char *c = d->reason; *c; c++)   /* not its numbers */
 		if ((*c < '0' || *c > '9') && *c != '.')
 			key = (key ^ (uint8_t)*c) * 1099511628211ull;

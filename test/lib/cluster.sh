@@ -106,9 +106,11 @@ cluster_exec() {
     eval "$(cluster_enter_cmd "$_h")" '"$@"'
 }
 
+# CL_LAST_PID is the command's own PID: the background shell execs the
+# entry command, which execs nsenter, which execs the command.
 cluster_bg() {
     _h=$1 _log=$2; shift 2
-    eval "$(cluster_enter_cmd "$_h")" '"$@"' >"$_log" 2>&1 &
+    eval "exec $(cluster_enter_cmd "$_h")" '"$@"' >"$_log" 2>&1 &
     CL_LAST_PID=$!
     CL_PIDS="$CL_PIDS $CL_LAST_PID"
 }
