@@ -28,7 +28,7 @@ FS_PID="" TAIL_PID=""
 demo_cleanup() {
     [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null
     [ -n "$FS_PID" ] && kill "$FS_PID" 2>/dev/null && sleep 0.5
-    mountpoint -q "$M" 2>/dev/null && fusermount3 -uz "$M"
+    fusermount3 -uz "$M" 2>/dev/null
     [ "$M" = /resched ] && rmdir /resched 2>/dev/null
     rm -rf "$T"
 }
@@ -100,7 +100,7 @@ run "grep . $M/procs/$JOB/host $M/procs/$JOB/pid $M/procs/$JOB/status"
 run "find $M/hosts -path '*/procs/*'"
 
 say "Automatic mode on; watch the events"
-cat "$M/events" | sed -u "s/^/  events: /" &
+sed -u "s/^/  events: /" < "$M/events" &
 TAIL_PID=$!
 run "echo auto > $M/sched/mode"
 

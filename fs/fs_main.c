@@ -10,6 +10,8 @@
 #include "fs/fs_tree.h"
 
 #include <fuse_lowlevel.h>
+#include <fcntl.h>
+#include <poll.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "fs/fs_events.h"
 #include "fs/fs_notify.h"
 #include "fs/registry.h"
@@ -301,8 +304,49 @@ out:
 	return rc;
 }
 
+/* The notifier may be inside a request to our own mount (a mkdir or a
+ * touch) that nobody will answer once the FUSE loop has ended — a worker
+ * that sees the session exiting drops the request it has just read.
+ * Answer what still arrives for a moment; if the notifier is still stuck,
+ * abort the connection by closing our /dev/fuse file (dup2 of /dev/null
+ * over it: libfuse closes the descriptor later), which fails its request
+ * with ENOTCONN, as an unmount would. */
+static void drain_notifier(struct daemon *d)
+{
+	struct fuse_session *se = fuse_get_session(d->fuse);
+	struct fuse_buf fbuf = { .mem = NULL };
+	double end = util_now_s() + 1;
+
+	fs_notify_request_stop(d->notify);
+	fuse_session_reset(se);
+	while (fs_notify_busy(d->notify) && util_now_s() < end) {
+		struct pollfd p = { .fd = fuse_session_fd(se), .events = POLLIN };
+		int r;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = fuse_session_receive_buf(se, &fbuf);
+		if (r > 0)
+			fuse_session_process_buf(se, &fbuf);
+		else if (r != -EINTR && r != -EAGAIN)
+			break;             /* unmounted: its request has failed */
+	}
+	free(fbuf.mem);
+	if (fs_notify_busy(d->notify)) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		log_info("aborting the FUSE connection to end a pending request");
+		if (null >= 0) {
+			dup3(null, fuse_session_fd(se), O_CLOEXEC);
+			close(null);
+		}
+	}
+}
+
 static void stop_helpers(struct daemon *d)
 {
+	fuse_session_exit(fuse_get_session(d->fuse));
+	drain_notifier(d);
 	fuse_session_exit(fuse_get_session(d->fuse));
 	if (fs_sched_stop)
 		fs_sched_stop();

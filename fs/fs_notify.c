@@ -316,14 +316,29 @@ int fs_notify_start(struct fs_notify *n)
 	return 0;
 }
 
-void fs_notify_stop(struct fs_notify *n)
+void fs_notify_request_stop(struct fs_notify *n)
 {
-	if (!n->running)
-		return;
 	pthread_mutex_lock(&n->mu);
 	n->stop = 1;
 	pthread_cond_broadcast(&n->cv);
 	pthread_mutex_unlock(&n->mu);
+}
+
+int fs_notify_busy(struct fs_notify *n)
+{
+	int busy;
+
+	pthread_mutex_lock(&n->mu);
+	busy = n->running && n->busy;
+	pthread_mutex_unlock(&n->mu);
+	return busy;
+}
+
+void fs_notify_stop(struct fs_notify *n)
+{
+	if (!n->running)
+		return;
+	fs_notify_request_stop(n);
 	pthread_join(n->thread, NULL);
 	n->running = 0;
 }

@@ -35,6 +35,12 @@ struct fs_notify *fs_notify_new(const char *mount);
 void fs_notify_free(struct fs_notify *n);
 int fs_notify_start(struct fs_notify *n);     /* 0 or -errno */
 void fs_notify_stop(struct fs_notify *n);
+/* Shutting down: take no more work (the item in flight completes), and
+ * whether an item is in flight.  The daemon must keep answering FUSE
+ * requests while fs_notify_busy, since that item is a request to its own
+ * mount; then fs_notify_stop joins the thread. */
+void fs_notify_request_stop(struct fs_notify *n);
+int fs_notify_busy(struct fs_notify *n);
 
 /* reg_change_fn: ctx is the struct fs_notify. */
 void fs_notify_change(void *ctx, enum reg_change what, const char *host,

@@ -1,0 +1,157 @@
+# lib.sh — helpers shared by the experiment scripts (sourced, POSIX sh).
+#
+# Needs root.  Sources test/lib/cluster.sh, whose EXIT trap removes the
+# hosts (namespaces, cgroups, processes started through cluster_bg).  The
+# registry started here is stopped and unmounted by exp_cleanup, which is
+# installed as the cluster's extra cleanup.
+#
+#   exp_init NAME            temp dir $T, mount point $M, cluster bridge
+#   exp_registry             start reschedfs on $M (PID in $FS_PID)
+#   exp_host NAME QUOTA      namespace host with QUOTA % of a core + agent
+#   exp_sampler OUT HOSTS..  background: every 0.5 s "t usage_ns..." of
+#                            each host's cpuacct.usage (PID in $SAMPLER_PID)
+#   exp_now                  wall time, seconds with nanoseconds
+#   exp_iso2epoch ISO        "2026-01-05T10:00:01.250Z" -> epoch seconds
+#   exp_wait_until SECS CMD  poll CMD every 0.2 s; 1 when it never held
+
+EXP_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$EXP_ROOT" || exit 1
+. test/lib/cluster.sh
+
+FS_PID="" SAMPLER_PID="" EVENTS_PID="" M="" T=""
+
+exp_die() { echo "$EXP_NAME: $*" >&2; exit 1; }
+
+exp_cleanup() {
+    for _p in $SAMPLER_PID $EVENTS_PID; do kill "$_p" 2>/dev/null; done
+    if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; sleep 0.5; fi
+    [ -n "$M" ] && mountpoint -q "$M" 2>/dev/null && fusermount3 -uz "$M"
+    [ "${EXP_KEEP:-0}" = 1 ] || { [ -n "$T" ] && rm -rf "$T"; }
+}
+
+exp_now() { date +%s.%N; }
+
+exp_iso2epoch() { date -u -d "$1" +%s.%N; }
+
+exp_wait_until() {
+    _n=$(( $1 * 5 )); shift
+    while ! sh -c "$*" >/dev/null 2>&1; do
+        _n=$((_n - 1)); [ $_n -le 0 ] && return 1; sleep 0.2
+    done
+}
+
+exp_init() {
+    EXP_NAME=$1
+    [ "$(id -u)" = 0 ] || exp_die "run as root (network namespaces, cgroups, FUSE)"
+    for _b in reschedfs resched-agent test_tree; do
+        [ -x "bin/$_b" ] || exp_die "bin/$_b missing: run make first"
+    done
+    T=$(mktemp -d "/tmp/resched-exp-$EXP_NAME-$$-XXXXXX")
+    M=$T/mnt
+    CL_EXTRA_CLEANUP=exp_cleanup
+    cluster_init
+    mkdir -p "$M" "$T/state"
+    head -c 32 /dev/urandom > "$T/key" && chmod 600 "$T/key"
+    EXP_PORT=$((18000 + $$ % 1000))
+}
+
+exp_registry() {
+    bin/reschedfs "$M" -f --listen "$CL_REG_ADDR:$EXP_PORT" --key "$T/key" \
+        --state "$T/state" > "$T/reschedfs.log" 2>&1 &
+    FS_PID=$!
+    exp_wait_until 10 "test -f $M/README" || {
+        cat "$T/reschedfs.log" >&2; exp_die "reschedfs did not start"; }
+    cat "$M/events" > "$T/events.log" &
+    EVENTS_PID=$!
+}
+
+# exp_host NAME QUOTA [INTERVAL]
+# The agent joins the host's network namespace but not its cgroups: the
+# agent counts the running tasks of the cgroup it watches, itself included
+# when it is in it (an idle host would report load1 = 1 and no policy with
+# "accept_when: load1 < 1" could ever pick it); kept outside, the host's
+# CPU share and load are the jobs' alone.
+exp_host() {
+    cluster_add_host "$1" "$2"
+    mkdir -p "$T/$1"
+    nsenter --net="/run/netns/$(cluster_ns "$1")" "$EXP_ROOT/bin/resched-agent" \
+        --registry "$CL_REG_ADDR:$EXP_PORT" --key "$T/key" --name "$1" \
+        --cgroup "$(cluster_cg "$1")" --interval "${3:-1}" --run "$T/$1/run" \
+        > "$T/$1/agent.log" 2>&1 &
+    cluster_track $!
+    eval "AGENT_PID_$1=\$!"
+}
+
+# exp_adopter HOSTS...: background loop that moves every child of a host's
+# agent (the successor of a migrated job, which the agent spawns) into the
+# host's cgroups within 0.1 s, as if the agent itself lived there.  Only
+# children named $EXP_ADOPT_NAME (default test_tree): the agent's own
+# helpers (script rules) stay outside, as the agent does.
+EXP_ADOPT_NAME=${EXP_ADOPT_NAME:-test_tree}
+exp_adopter() {
+    _map=""
+    for _h in "$@"; do
+        eval "_map=\"\$_map \$AGENT_PID_$_h:$(cluster_cg "$_h")\""
+    done
+    ( while :; do
+          for _e in $_map; do
+              for _c in $(pgrep -P "${_e%%:*}" -x "$EXP_ADOPT_NAME"); do
+                  grep -qx "$_c" "$CL_CG_CPU/${_e#*:}/cgroup.procs" 2>/dev/null && continue
+                  for _d in "$CL_CG_CPU" "$CL_CG_CPUACCT" "$CL_CG_MEM"; do
+                      [ -d "$_d/${_e#*:}" ] && echo "$_c" > "$_d/${_e#*:}/cgroup.procs"
+                  done 2>/dev/null
+                  echo "$(date +%s.%N) $_c -> ${_e#*:}"
+              done
+          done
+          sleep 0.1
+      done ) > "$T/adopter.log" 2>&1 &
+    cluster_track $!
+}
+
+# exp_child PID: the process cluster_bg started (the child of its
+# background subshell), or PID itself when it has no child within 2 s.
+exp_child() {
+    _n=20
+    while [ $_n -gt 0 ]; do
+        _c=$(pgrep -P "$1" | head -1)
+        [ -n "$_c" ] && { echo "$_c"; return; }
+        _n=$((_n - 1)); sleep 0.1
+    done
+    echo "$1"
+}
+
+exp_wait_hosts() {
+    for _h in "$@"; do
+        exp_wait_until 20 "test -d $M/hosts/$_h" || {
+            cat "$T"/*/agent.log >&2; exp_die "host $_h did not join"; }
+    done
+}
+
+exp_metric() { # HOST NAME: print the host's last reported metric
+    cat "$M/hosts/$1/metrics/$2" 2>/dev/null
+}
+
+exp_sampler() {
+    _out=$1; shift
+    _files=""
+    for _h in "$@"; do
+        _files="$_files $CL_CG_CPUACCT/$(cluster_cg "$_h")/cpuacct.usage"
+    done
+    ( echo "# t $*"
+      while :; do
+          printf '%s' "$(date +%s.%N)"
+          for _f in $_files; do printf ' %s' "$(cat "$_f" 2>/dev/null || echo 0)"; done
+          echo
+          sleep 0.5
+      done ) > "$_out" &
+    SAMPLER_PID=$!
+}
+
+exp_busy() { # HOST N: start N busy loops on HOST, PIDs appended to $BUSY_PIDS
+    _i=0
+    while [ $_i -lt "$2" ]; do
+        cluster_bg "$1" /dev/null sh -c 'while :; do :; done'
+        BUSY_PIDS="${BUSY_PIDS:-} $CL_LAST_PID $(exp_child "$CL_LAST_PID")"
+        _i=$((_i + 1))
+    done
+}
