@@ -1547,6 +1547,17 @@ int reg_migrate_request(struct registry *r, int job, const char *to,
 
 	pthread_mutex_lock(&r->mu);
 	j = reg_job_locked(r, job);
+	if (j && wait && j->status == JOB_MIGRATING && !j->mig_done &&
+	    strcmp(j->mig_to, to) == 0 && (uid == 0 || uid == j->uid)) {
+		/* The same move asked again — typically a write(2) the shell
+		 * retried after a signal interrupted it: wait for its result
+		 * rather than refuse it (EBUSY is for another destination). */
+		rc = mig_wait_locked(r, j, j->mig, interrupted, ictx);
+		if (rc < 0 && rc != -EINTR && j->result)
+			set_err(err, "%s", j->result);
+		pthread_mutex_unlock(&r->mu);
+		return rc;
+	}
 	rc = j ? mig_check_locked(r, j, to, uid, e) : -ENOENT;
 	if (!j)
 		snprintf(e, sizeof(e), "no job %d", job);
