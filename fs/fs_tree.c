@@ -46,6 +46,7 @@ struct fh {
 	uint64_t evpos;               /* events: next line to read */
 	struct fuse_pollhandle *ph;   /* events: protected by tree->mu */
 	struct fh *pnext;             /* list of events handles */
+	struct fh *anext, *aprev;     /* every open handle: tree->mu */
 };
 
 struct fs_tree {
@@ -56,6 +57,8 @@ struct fs_tree {
 	char pending[FS_PENDING_MAX][REG_NAME_MAX]; /* rules/ files created,
 						       not yet written */
 	struct fh *polls;             /* open events handles */
+	struct fh *open_fhs;          /* every open handle, freed at teardown
+					 if its release never came */
 	int down;                     /* atomic: shutting down */
 };
 
@@ -783,6 +786,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	}
 	fi->direct_io = 1;
 	fi->fh = (uintptr_t)h;
+	pthread_mutex_lock(&t->mu);
+	h->anext = t->open_fhs;
+	if (t->open_fhs)
+		t->open_fhs->aprev = h;
+	t->open_fhs = h;
+	pthread_mutex_unlock(&t->mu);
 	if (h->n.k == NK_EVENTS) {
 		fi->nonseekable = 1;
 		h->evpos = fs_events_open(t->events);
@@ -986,6 +995,13 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	return rc;
 }
 
+static void fh_free(struct fh *h)
+{
+	free(h->snap);
+	free(h->wbuf);
+	free(h);
+}
+
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct fs_tree *t = tree();
@@ -995,9 +1011,15 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 		polls_del(t, h);
 	if (h->created && !h->applied)
 		pending_del(t, h->n.name);  /* a new file never made valid */
-	free(h->snap);
-	free(h->wbuf);
-	free(h);
+	pthread_mutex_lock(&t->mu);
+	if (h->aprev)
+		h->aprev->anext = h->anext;
+	else
+		t->open_fhs = h->anext;
+	if (h->anext)
+		h->anext->aprev = h->aprev;
+	pthread_mutex_unlock(&t->mu);
+	fh_free(h);
 	return 0;
 }
 
@@ -1152,6 +1174,11 @@ void fs_tree_free(struct fs_tree *t)
 {
 	if (!t)
 		return;
+	/* handles whose release never arrived: the session ended first */
+	for (struct fh *h = t->open_fhs, *nx; h; h = nx) {
+		nx = h->anext;
+		fh_free(h);
+	}
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
