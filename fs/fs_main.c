@@ -205,7 +205,7 @@ static struct fuse *mount_fuse(struct daemon *d, const char *prog)
 
 	fuse_opt_add_arg(&args, prog);
 	fuse_opt_add_arg(&args, "-o");
-	fuse_opt_add_arg(&args, "default_permissions,fsname=reschedfs,"
+	fuse_opt_add_arg(&args, "fsname=reschedfs,"
 			 "subtype=reschedfs");
 	for (int i = 0; i < d->o.nfuse; i++) {
 		fuse_opt_add_arg(&args, "-o");

@@ -577,6 +577,66 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* ---- permissions ---------------------------------------------------------
+ * The daemon checks modes itself (no default_permissions: with it the
+ * kernel asked for fresh attributes at every step of every path walk,
+ * since attributes are never cached here — ~18 requests a file read).
+ * What ls -l shows is what is enforced: every node is readable by all;
+ * a change needs root or the node's owner (procs/<id> and its migrate:
+ * the job's uid; everything else, directories included: root). */
+
+static uid_t owner_of(struct fs_tree *t, const struct node *n)
+{
+	uid_t owner = 0;
+
+	if (n->k == NK_PROC || n->k == NK_PROC_MIGRATE) {
+		reg_lock(t->reg);
+		exists_locked(t, n, &owner);
+		reg_unlock(t->reg);
+	}
+	return owner;
+}
+
+/* May the caller change n (or, for a directory, what is in it)?  0, or
+ * -EACCES with a write-rejected line in events naming the path. */
+static int may_change(struct fs_tree *t, const struct node *n,
+		      const char *path)
+{
+	uid_t uid = caller_uid();
+
+	if (uid == 0 || is_notifier(t) || uid == owner_of(t, n))
+		return 0;
+	reg_write_rejected(t->reg, path[0] == '/' ? path + 1 : path, uid,
+			   "permission denied");
+	return -EACCES;
+}
+
+/* access(2), test -w: the same answer the modes give. */
+static int fs_access(const char *path, int mask)
+{
+	struct fs_tree *t = tree();
+	struct stat st;
+	uid_t uid = caller_uid();
+	mode_t m;
+	int rc = fs_getattr(path, &st, NULL);
+
+	if (rc < 0 || mask == F_OK)
+		return rc;
+	if (is_notifier(t))
+		return 0;
+	/* root reads anything and searches any directory, but writes only
+	 * what is writable at all: the daemon refuses the rest to root too */
+	if (uid == 0)
+		m = 4 | ((st.st_mode >> 6) & 2) |
+		    (S_ISDIR(st.st_mode) || (st.st_mode & 0111) ? 1 : 0);
+	else
+		m = uid == st.st_uid ? (st.st_mode >> 6) & 7 : st.st_mode & 7;
+	if (((mask & R_OK) && !(m & 4)) || ((mask & W_OK) && !(m & 2)) ||
+	    ((mask & X_OK) && !(m & 1)))
+		return -EACCES;
+	return 0;
+}
+
 /* ---- directories --------------------------------------------------------- */
 
 static void fill_names(void *buf, fuse_fill_dir_t filler,
@@ -700,6 +760,7 @@ static int fs_rmdir(const char *path)
 	struct fs_tree *t = tree();
 	struct node n;
 	char err[REG_ERR_LEN];
+	int rc;
 
 	if (is_notifier(t)) {
 		fs_notify_ack(t->notify, path);
@@ -709,6 +770,8 @@ static int fs_rmdir(const char *path)
 		return -ENOENT;
 	if (n.k != NK_HOST)
 		return -EPERM;
+	if ((rc = may_change(t, &n, path)) < 0)
+		return rc;
 	return reg_host_forget(t->reg, n.host, caller_uid(), 1, err);
 }
 
@@ -780,7 +843,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	parse_path(path, &h->n);
 	h->flags = fi->flags;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
-	    (rc = open_write_check(t, &h->n)) < 0) {
+	    ((rc = open_write_check(t, &h->n)) < 0 ||
+	     (rc = may_change(t, &h->n, path)) < 0)) {
 		free(h);
 		return rc;
 	}
@@ -1034,6 +1098,8 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return -ENOENT;
 	if (n.k != NK_RULE)
 		return -EACCES;
+	if ((rc = may_change(t, &n, path)) < 0)
+		return rc;
 	len = strlen(n.name);
 	if (!reg_name_ok(n.name) || len <= 5 ||
 	    strcmp(n.name + len - 5, ".rule") != 0) {
@@ -1056,11 +1122,14 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node n;
+	int rc;
 
 	if (parse_path(path, &n) < 0)
 		return -ENOENT;
 	if (!is_writable(&n) && !is_notifier(tree()))
 		return -EACCES;
+	if ((rc = may_change(tree(), &n, path)) < 0)
+		return rc;
 	/* The content is replaced by the next write, validated whole. */
 	return size == 0 ? 0 : -EINVAL;
 }
@@ -1070,11 +1139,14 @@ static int fs_unlink(const char *path)
 	struct fs_tree *t = tree();
 	struct node n;
 	char err[REG_ERR_LEN];
+	int rc;
 
 	if (parse_path(path, &n) < 0)
 		return -ENOENT;
 	if (n.k != NK_RULE)
 		return -EPERM;
+	if ((rc = may_change(t, &n, path)) < 0)
+		return rc;
 	if (pending_has(t, n.name)) {
 		pending_del(t, n.name);
 		return 0;
@@ -1087,12 +1159,14 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	struct fs_tree *t = tree();
 	struct node a, b;
 	char err[REG_ERR_LEN];
-	int exists;
+	int exists, rc;
 
 	if (parse_path(from, &a) < 0 || parse_path(to, &b) < 0)
 		return -ENOENT;
 	if (a.k != NK_RULE || b.k != NK_RULE)
 		return -EXDEV;
+	if ((rc = may_change(t, &a, from)) < 0)
+		return rc;
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL;
 	reg_lock(t->reg);
@@ -1106,7 +1180,11 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 static int fs_utimens(const char *path, const struct timespec tv[2],
 		      struct fuse_file_info *fi)
 {
-	return 0;
+	struct node n;
+
+	if (parse_path(path, &n) < 0)
+		return -ENOENT;
+	return is_writable(&n) ? may_change(tree(), &n, path) : -EACCES;
 }
 
 static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -1135,6 +1213,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static const struct fuse_operations tree_ops = {
 	.init = fs_init,
 	.getattr = fs_getattr,
+	.access = fs_access,
 	.readlink = fs_readlink,
 	.readdir = fs_readdir,
 	.mkdir = fs_mkdir,

@@ -23,5 +23,22 @@ out=$($NOBODY sh -c "echo x > '$M/rules/new.rule'" 2>&1) && fail "nobody created
 echo "$out" | grep -q "Permission denied" || fail "rule create error: $out"
 out=$($NOBODY sh -c "echo drain > '$M/hosts/h1/state'" 2>&1) && fail "nobody drained h1"
 ok "EACCES for rules, new rule, policy and host state"
-echo "note: procs/<id>/migrate is not covered here: the agent's commander (jobs) is not built yet"
+# the daemon checks modes itself (no default_permissions): removing,
+# renaming and forgetting are refused too, and access(2) tells the truth
+$NOBODY rm -f "$M/rules/$r" 2>/dev/null && fail "nobody removed a rule"
+[ -f "$M/rules/$r" ] || fail "rule gone after a refused rm"
+$NOBODY mv "$M/rules/$r" "$M/rules/moved.rule" 2>/dev/null && fail "nobody renamed a rule"
+$NOBODY rmdir "$M/hosts/h1" 2>/dev/null && fail "nobody forgot h1"
+$NOBODY touch "$M/policy" 2>/dev/null && fail "nobody touched the policy"
+$NOBODY test -w "$M/policy" && fail "test -w policy says writable for nobody"
+$NOBODY test -r "$M/policy" || fail "test -r policy says unreadable for nobody"
+test -w "$M/policy" || fail "test -w policy says not writable for root"
+test -w "$M/README" && fail "test -w README says writable for root"
+[ "$(stat -c %a "$M/rules/$r")" = 644 ] && [ "$(stat -c %U "$M/rules/$r")" = root ] ||
+    fail "rule mode/owner: $(stat -c '%a %U' "$M/rules/$r")"
+ok "rm, mv, rmdir, touch refused; test -w/-r match ls -l"
+timeout 1 cat "$M/events" > "$T/events.txt" 2>/dev/null
+grep -q "write-rejected path=rules/$r uid=65534 reason=.*permission denied" "$T/events.txt" ||
+    fail "no write-rejected event for uid 65534: $(grep write-rejected "$T/events.txt" | head -3)"
+ok "events names the refused writes with uid 65534"
 echo "PASS"
