@@ -669,8 +669,9 @@ static void list_host_locked(struct fs_tree *t, const struct node *n,
 }
 
 static void list_top_locked(struct fs_tree *t, enum nk k, void *buf,
-			    fuse_fill_dir_t filler)
+			    fuse_fill_dir_t filler, int plus)
 {
+	struct stat dir;
 	struct registry *r = t->reg;
 	const char *const *names;
 	size_t n;
@@ -681,8 +682,12 @@ static void list_top_locked(struct fs_tree *t, enum nk k, void *buf,
 		fill_names(buf, filler, root_names, ARRAY_SIZE(root_names));
 		break;
 	case NK_HOSTS:
+		/* with readdirplus the kernel learns every host directory from
+		 * the listing: a glob over hosts/ needs no lookup per host */
+		fill_stat(&dir, S_IFDIR | 0755, 0, 0);
 		for (const struct reg_host *h = reg_hosts_locked(r); h; h = h->next)
-			filler(buf, h->name, NULL, 0, 0);
+			filler(buf, h->name, plus ? &dir : NULL, 0,
+			       plus ? FUSE_FILL_DIR_PLUS : 0);
 		break;
 	case NK_PROCS:
 		for (int i = 1; i <= reg_job_max_locked(r); i++)
@@ -738,7 +743,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		list_host_locked(t, &n, reg_host_find_locked(t->reg, n.host),
 				 buf, filler);
 	else
-		list_top_locked(t, n.k, buf, filler);
+		list_top_locked(t, n.k, buf, filler,
+				(flags & FUSE_READDIR_PLUS) != 0);
 	reg_unlock(t->reg);
 	if (rc == 0 && n.k == NK_RULES)
 		list_pending(t, buf, filler);
@@ -849,6 +855,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return rc;
 	}
 	fi->direct_io = 1;
+	/* a read-only handle has nothing to check at close: no FLUSH */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	fi->fh = (uintptr_t)h;
 	pthread_mutex_lock(&t->mu);
 	h->anext = t->open_fhs;
@@ -1198,9 +1206,18 @@ static int fs_chown(const char *path, uid_t uid, gid_t gid,
 	return -EPERM;
 }
 
+/* Names are cached by the kernel for 10 s, attributes never.  Names that
+ * come and go with the cluster (hosts/, procs/) change through the VFS
+ * (the notifier's mkdir/rmdir), which updates the kernel's cache at once;
+ * no negative entry is cached, so a new name is seen at once.  A name that
+ * goes away without the VFS (a metric an agent stops reporting) may still
+ * be looked up for up to 10 s, and stat or open of it gives ENOENT.  The
+ * long timeout is what lets `grep PATTERN hosts/STAR/state` over 10,000
+ * hosts walk each path once instead of again after a glob that took
+ * longer than a second (docs/BENCHMARKS.md). */
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	cfg->entry_timeout = 1; /* names change only through the VFS (notifier) */
+	cfg->entry_timeout = 10; /* see the note above fs_init */
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
 	cfg->direct_io = 1;

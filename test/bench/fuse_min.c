@@ -2,7 +2,7 @@
  * fuse_min.c — the baseline for the read-latency benchmark: the smallest
  * libfuse3 filesystem that serves one file, hosts/h1/state, holding
  * "free\n".  Same path depth, same options as reschedfs (high-level API,
- * entry timeout 1 s, attr timeout 0, direct_io), so the ratio between the two is
+ * entry timeout 10 s, attr timeout 0, direct_io), so the ratio between the two is
  * what reschedfs's own code adds to FUSE's cost.
  *     fuse_min MOUNT -f
  */
@@ -16,7 +16,7 @@ static const char content[] = "free\n";
 
 static void *min_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	cfg->entry_timeout = 1;
+	cfg->entry_timeout = 10;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
 	cfg->direct_io = 1;
