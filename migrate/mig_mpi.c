@@ -31,8 +31,9 @@ struct mpi_state {
 	MPI_Comm app, ctl;                        /* owned */
 	MPI_Comm retired_c[MIG_MPI_RETIRED_MAX];  /* owned */
 	int nretired;
-	MPI_Comm spawned;     /* moving rank: intercomm to its successor, owned */
-	MPI_Comm parent;      /* successor: intercomm to its predecessor */
+	MPI_Comm spawned;     /* every rank: intercomm to the last successor, owned */
+	MPI_Comm parent;      /* successor: intercomm to the job that spawned it */
+	int src;              /* successor: its predecessor's rank in merged */
 	MPI_Request agree;                        /* MPI_REQUEST_NULL: none */
 	int64_t agree_in[2], agree_out[2];
 	uint64_t k, round_polls;
@@ -50,6 +51,8 @@ struct mpi_state {
 static struct mpi_state S = { .app = MPI_COMM_NULL, .ctl = MPI_COMM_NULL,
 			      .spawned = MPI_COMM_NULL, .parent = MPI_COMM_NULL,
 			      .agree = MPI_REQUEST_NULL };
+
+static void drop(MPI_Comm *c);
 
 /* Phase times of one move, monotonic seconds. */
 struct mv {
@@ -198,10 +201,10 @@ static int answer(MPI_Comm c, const char *what, const char *why)
 	int n = snprintf(line, sizeof(line), "%s%s%s\n", what, why ? " " : "",
 			 why ? why : "");
 
-	return MPI_Send(line, n, MPI_BYTE, 0, MIG_MPI_TAG_ANS, c);
+	return MPI_Send(line, n, MPI_BYTE, S.src, MIG_MPI_TAG_ANS, c);
 }
 
-/* Next message from rank 0 of c within the timeout: its tag and bytes
+/* Next message from the predecessor (S.src in c) within the timeout: its tag and bytes
  * appended to S.rbuf. */
 static int recv_any(MPI_Comm c, int *tag, char *err, size_t errlen)
 {
@@ -211,7 +214,7 @@ static int recv_any(MPI_Comm c, int *tag, char *err, size_t errlen)
 	unsigned char *nb;
 
 	for (long spin = 0; !flag; spin++) {
-		MPI_Iprobe(0, MPI_ANY_TAG, c, &flag, &st);
+		MPI_Iprobe(S.src, MPI_ANY_TAG, c, &flag, &st);
 		if (!flag && util_now_s() > end) {
 			snprintf(err, errlen, "timeout waiting for the source");
 			return -1;
@@ -226,7 +229,7 @@ static int recv_any(MPI_Comm c, int *tag, char *err, size_t errlen)
 		return -1;
 	}
 	S.rbuf = nb;
-	MPI_Recv(S.rbuf + S.rlen, n, MPI_BYTE, 0, st.MPI_TAG, c, MPI_STATUS_IGNORE);
+	MPI_Recv(S.rbuf + S.rlen, n, MPI_BYTE, S.src, st.MPI_TAG, c, MPI_STATUS_IGNORE);
 	S.rlen += (size_t)n;
 	*tag = st.MPI_TAG;
 	return 0;
@@ -270,24 +273,24 @@ static int check_sum(const struct mig_rx *rx, char *err, size_t errlen)
 }
 
 /* Receive the whole stream into S.rbuf and answer; 0 when acknowledged. */
-static int recv_stream(MPI_Comm pair)
+static int recv_stream(MPI_Comm c)
 {
 	struct mig_rx rx = { 0 };
 	char err[MIG_ERR_LEN];
 	int tag = MIG_MPI_TAG_DATA, rc = -1;
 
-	if (recv_head(pair, &rx, err, sizeof(err)) < 0)
+	if (recv_head(c, &rx, err, sizeof(err)) < 0)
 		goto out;
-	answer(pair, "go", NULL);
+	answer(c, "go", NULL);
 	while (tag == MIG_MPI_TAG_DATA) {
-		if (recv_any(pair, &tag, err, sizeof(err)) < 0)
+		if (recv_any(c, &tag, err, sizeof(err)) < 0)
 			goto out;
 	}
 	if (check_sum(&rx, err, sizeof(err)) < 0)
 		goto out;
 	rc = 0;
 out:
-	answer(pair, rc ? "err" : "ok", rc ? err : NULL);
+	answer(c, rc ? "err" : "ok", rc ? err : NULL);
 	if (rc)
 		fprintf(stderr, "%s: libmigrate: restore failed: %s\n", mig_g.prog, err);
 	mig_rx_release(&rx);
@@ -494,39 +497,52 @@ static int spawn_info(MPI_Info *info)
 	return 0;
 }
 
-/* Rank m alone: start the successor on S.host, merge -> *pair. */
-static int spawn_successor(MPI_Comm *pair, struct mv *mv)
+/* Every rank of ctl: start the successor on S.host (rank m names the
+ * program and the host), then merge with it -> *merged, successor last.
+ * One collective spawn wires the successor to every rank at once, where
+ * a spawn by m alone needed a second connection (MPI_Intercomm_create)
+ * of the successor to the others.  The destination was checked against
+ * the hostfile before (host_allowed): a spawn that fails at the root
+ * can leave the other ranks of a collective spawn waiting in Open MPI
+ * 4.1.  Returns 1 when the successor runs, on every rank. */
+static int spawn_successor(int m, MPI_Comm *merged, struct mv *mv)
 {
 	char exe[PATH_MAX], msg[MPI_MAX_ERROR_STRING];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	MPI_Comm inter;
-	MPI_Info info;
-	int rc, len = 0, code = 0;
+	MPI_Comm inter = MPI_COMM_NULL;
+	MPI_Info info = MPI_INFO_NULL;
+	int rc, len = 0, code = MPI_SUCCESS, ok, me = rank_of(S.ctl);
 
-	if (host_allowed(S.host, mv->err, sizeof(mv->err)) < 0)
-		return 0;
-	if (n <= 0) {
-		snprintf(mv->err, sizeof(mv->err), "readlink /proc/self/exe: %s",
-			 strerror(errno));
-		return 0;
+	exe[0] = 0;
+	if (me == m) {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		exe[n > 0 ? n : 0] = 0;
+		spawn_info(&info);
 	}
-	exe[n] = 0;
-	spawn_info(&info);
 	rc = MPI_Comm_spawn(exe, mig_g.argc > 1 ? mig_g.argv + 1 : MPI_ARGV_NULL, 1,
-			    info, 0, MPI_COMM_SELF, &inter, &code);
-	MPI_Info_free(&info);
-	if (rc != MPI_SUCCESS || code != MPI_SUCCESS) {
-		MPI_Error_string(rc != MPI_SUCCESS ? rc : code, msg, &len);
-		snprintf(mv->err, sizeof(mv->err), "spawn on %.64s: %.150s", S.host, msg);
+			    info, m, S.ctl, &inter, &code);
+	if (info != MPI_INFO_NULL)
+		MPI_Info_free(&info);
+	ok = rc == MPI_SUCCESS && code == MPI_SUCCESS;
+	MPI_Bcast(&ok, 1, MPI_INT, m, S.ctl);
+	mv->spawn = util_now_s();
+	if (!ok) {
+		if (me == m) {
+			MPI_Error_string(rc != MPI_SUCCESS ? rc : code, msg, &len);
+			snprintf(mv->err, sizeof(mv->err), "spawn on %.64s: %.150s",
+				 S.host, msg);
+		}
 		return 0;
 	}
-	MPI_Intercomm_merge(inter, 0, pair);
+	MPI_Intercomm_merge(inter, 0, merged);
+	mv->merge = util_now_s();
+	drop(&S.spawned);
 	S.spawned = inter;
 	return 1;
 }
 
 /* ---- the move, source side ---------------------------------------------- */
-static int send_ctl(MPI_Comm pair, int m)
+static int send_ctl(MPI_Comm c, int peer, int m)
 {
 	int64_t ctl[MIG_MPI_CTL_N];
 	char job[64];
@@ -535,14 +551,14 @@ static int send_ctl(MPI_Comm pair, int m)
 	ctl[MIG_MPI_CTL_K] = (int64_t)S.k;
 	ctl[MIG_MPI_CTL_RANK] = m;
 	snprintf(job, sizeof(job), "%s", mig_g.job);
-	MPI_Send(ctl, MIG_MPI_CTL_N, MPI_INT64_T, 1, MIG_MPI_TAG_CTL, pair);
-	return MPI_Send(job, sizeof(job), MPI_CHAR, 1, MIG_MPI_TAG_CTL, pair);
+	MPI_Send(ctl, MIG_MPI_CTL_N, MPI_INT64_T, peer, MIG_MPI_TAG_CTL, c);
+	return MPI_Send(job, sizeof(job), MPI_CHAR, peer, MIG_MPI_TAG_CTL, c);
 }
 
-/* Rank m: the state to the successor (rank 1 of pair); 1 when acknowledged. */
-static int send_state(MPI_Comm pair, struct mv *mv)
+/* Rank m: the state to the successor (last of merged); 1 when acknowledged. */
+static int send_state(MPI_Comm merged, struct mv *mv)
 {
-	struct mpio x = { .io = { mpio_read, mpio_write }, .comm = pair, .peer = 1,
+	struct mpio x = { .io = { mpio_read, mpio_write }, .comm = merged,
 			  .corrupt_at = -1 };
 	const char *corrupt = getenv("RESCHED_TEST_CORRUPT_AT");
 	char line[256];
@@ -553,9 +569,11 @@ static int send_state(MPI_Comm pair, struct mv *mv)
 		snprintf(mv->err, sizeof(mv->err), "out of memory");
 		return 0;
 	}
+	MPI_Comm_size(merged, &x.peer);
+	x.peer--;
 	if (corrupt)
 		x.corrupt_at = atoll(corrupt);
-	send_ctl(pair, mv->m);
+	send_ctl(merged, x.peer, mv->m);
 	if (mig_stream_send(&x.io, &mig_g.table, MIG_MPI_TOKEN, &mv->bytes, mv->err,
 			    sizeof(mv->err)) == 0 &&
 	    mpio_flush(&x, mv->err, sizeof(mv->err)) == 0 &&
@@ -649,45 +667,32 @@ static void __attribute__((noreturn)) retire(void)
 	exit(0);
 }
 
-static int merge_with_successor(MPI_Comm pair, int m, MPI_Comm *merged)
-{
-	MPI_Comm inter;
-	int me = rank_of(S.ctl);
-
-	MPI_Intercomm_create(S.ctl, m, me == m ? pair : S.ctl, 1, MIG_MPI_TAG_IC,
-			     &inter);
-	MPI_Intercomm_merge(inter, 0, merged);
-	MPI_Comm_free(&inter);
-	return 0;
-}
-
 /* Every rank of ctl, at the same poll count: move rank m. */
 static void move_rank(int m, const char *label)
 {
 	struct mv mv = { .m = m, .label = label, .t0 = S.t_trigger,
 			 .agree = util_now_s() };
-	MPI_Comm pair = MPI_COMM_NULL, merged, next;
-	int me = rank_of(S.ctl), ok = 0, old = rank_of(S.app);
+	MPI_Comm merged, next;
+	int me = rank_of(S.ctl), ok = 1, old = rank_of(S.app);
 
 	if (me == m) {
 		mig_local_progress(&mig_g.local, "poll", mv.agree - mv.t0, 0, label);
-		ok = spawn_successor(&pair, &mv);
+		ok = host_allowed(S.host, mv.err, sizeof(mv.err)) == 0;
 		S.want = 0;
 	}
 	MPI_Bcast(&ok, 1, MPI_INT, m, S.ctl);
-	mv.spawn = util_now_s();
+	if (ok)
+		ok = spawn_successor(m, &merged, &mv);
 	if (!ok) {
+		mv.spawn = mv.merge = util_now_s();
 		if (me == m)
 			report(&mv, 0);
 		return;
 	}
-	merge_with_successor(pair, m, &merged);
-	mv.merge = util_now_s();
 	if (me == m) {
 		mig_local_progress(&mig_g.local, "connect", mv.merge - mv.t0, 0, label);
-		ok = send_state(pair, &mv);
+		ok = send_state(merged, &mv);
 		mv.ack = util_now_s();
-		MPI_Comm_free(&pair);
 	}
 	MPI_Bcast(&ok, 1, MPI_INT, m, merged);
 	next = split_merged(merged, m, ok, old);
@@ -752,25 +757,23 @@ static void __attribute__((noreturn)) successor_abandon(MPI_Comm merged)
 /* A spawned successor: join the job, take the state, take the rank. */
 static void setup_successor(MPI_Comm parent)
 {
-	MPI_Comm pair, inter, merged, next;
+	MPI_Comm merged, next;
+	MPI_Status st;
 	int64_t ctl[MIG_MPI_CTL_N];
 	char job[64];
 	int ok;
 
 	S.parent = parent;
-	MPI_Intercomm_merge(parent, 1, &pair);
-	MPI_Intercomm_create(MPI_COMM_SELF, 0, pair, 0, MIG_MPI_TAG_IC, &inter);
-	MPI_Intercomm_merge(inter, 1, &merged);
-	MPI_Comm_free(&inter);
-	MPI_Recv(ctl, MIG_MPI_CTL_N, MPI_INT64_T, 0, MIG_MPI_TAG_CTL, pair,
-		 MPI_STATUS_IGNORE);
-	MPI_Recv(job, sizeof(job), MPI_CHAR, 0, MIG_MPI_TAG_CTL, pair,
+	MPI_Intercomm_merge(parent, 1, &merged);
+	MPI_Recv(ctl, MIG_MPI_CTL_N, MPI_INT64_T, MPI_ANY_SOURCE, MIG_MPI_TAG_CTL,
+		 merged, &st);
+	S.src = st.MPI_SOURCE;
+	MPI_Recv(job, sizeof(job), MPI_CHAR, S.src, MIG_MPI_TAG_CTL, merged,
 		 MPI_STATUS_IGNORE);
 	job[sizeof(job) - 1] = 0;
 	snprintf(mig_g.job, sizeof(mig_g.job), "%s", job);
-	ok = recv_stream(pair) == 0;
-	MPI_Comm_free(&pair);
-	MPI_Bcast(&ok, 1, MPI_INT, (int)ctl[MIG_MPI_CTL_RANK], merged);
+	ok = recv_stream(merged) == 0;
+	MPI_Bcast(&ok, 1, MPI_INT, S.src, merged);
 	next = split_merged(merged, (int)ctl[MIG_MPI_CTL_RANK], ok, -1);
 	if (!ok)
 		successor_abandon(merged);

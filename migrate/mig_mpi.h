@@ -21,14 +21,12 @@
  * moves now.
  *
  * A move of rank m (all ranks of ctl take part, at the same poll count):
- *   spawn     m alone: MPI_Comm_spawn over MPI_COMM_SELF, info host=DEST
- *             (a failure there returns at once to m; a collective spawn in
- *             Open MPI 4.1 leaves the other ranks hanging), merge -> pair;
- *             MPI_Bcast of the outcome over ctl.
- *   merge     MPI_Intercomm_create(ctl, leader m, peer pair) with the
- *             successor, MPI_Intercomm_merge -> merged (successor last).
+ *   spawn     m checks the destination against the hostfile and
+ *             broadcasts the answer; then every rank calls MPI_Comm_spawn
+ *             over ctl (root m, info host=DEST), the outcome broadcast
+ *             from m, and merges the intercomm -> merged (successor last).
  *   transfer  the migration stream (docs/MIGRATION.md) from m to the
- *             successor over pair, in messages of at most MIG_CHUNK bytes;
+ *             successor over merged, in messages of at most MIG_CHUNK bytes;
  *             the successor checks header and checksum and answers ok.
  *   split     MPI_Bcast of the answer over merged, MPI_Comm_split: on
  *             success m leaves and the successor gets key m; on failure the
@@ -52,13 +50,12 @@
 #define MIG_MPI_TEST_MAX 16       /* entries of RESCHED_MPI_TEST_MIGRATE */
 #define MIG_MPI_AGREE_MS 20       /* default time between agreement rounds */
 
-/* Message tags on the pair communicator (source <-> successor). */
+/* Message tags on merged between the source and its successor. */
 enum {
 	MIG_MPI_TAG_CTL = 7301,   /* int64[MIG_MPI_CTL_N] + job[64] */
 	MIG_MPI_TAG_DATA,         /* stream bytes */
 	MIG_MPI_TAG_END,          /* end of stream (empty) */
 	MIG_MPI_TAG_ANS,          /* "go\n", "ok\n" or "err REASON\n" */
-	MIG_MPI_TAG_IC,           /* MPI_Intercomm_create */
 };
 
 /* The control record sent first to the successor. */

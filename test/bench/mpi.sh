@@ -31,7 +31,7 @@ done
 export RESCHED_MPI_TEST_MIGRATE="$spec"
 run() {
     cluster_exec h1 timeout 120 mpirun --hostfile "$T/hosts" --map-by node -np 2 \
-        --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self \
+        --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self --mca pml ob1 \
         --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
         -x RESCHED_RUN -x RESCHED_MPI_HOSTFILE -x RESCHED_MPI_TEST_MIGRATE "$TT" "$@"
 }
