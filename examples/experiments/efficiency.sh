@@ -27,7 +27,6 @@ exp_registry
 exp_host h1 "$QUOTA"
 exp_host h2 "$QUOTA"
 exp_wait_hosts h1 h2
-exp_adopter h1 h2
 for f in "$M"/rules/*.rule; do [ -e "$f" ] && rm -f "$f"; done
 cat > "$M/rules/efficiency.rule" <<RULE
 set_interval: 1
@@ -72,7 +71,6 @@ sleep 0.5
 
 # ---- the timeline -----------------------------------------------------------
 cp "$T/events.log" "$OUT/efficiency.events"
-cp "$T/adopter.log" "$OUT/efficiency.adopted"
 cat "$M/procs/$JOB/history" > "$OUT/efficiency.history"
 cat "$M/procs/$JOB/why" > "$OUT/efficiency.why"
 grep "job=$JOB action=move" "$M/sched/decisions" > "$OUT/efficiency.decisions"

@@ -66,46 +66,18 @@ exp_registry() {
 }
 
 # exp_host NAME QUOTA [INTERVAL]
-# The agent joins the host's network namespace but not its cgroups: the
-# agent counts the running tasks of the cgroup it watches, itself included
-# when it is in it (an idle host would report load1 = 1 and no policy with
-# "accept_when: load1 < 1" could ever pick it); kept outside, the host's
-# CPU share and load are the jobs' alone.
+# The agent runs inside the host: its network namespace and its cgroups,
+# so the successors it starts (migrated jobs) land in the host's CPU share
+# as they would on a real machine.  The agent leaves its own threads out
+# of the cgroup's running-task count and load (docs/METRICS.md), so an
+# idle host reads load1 ~0 and "accept_when: load1 < 1" can pick it.
 exp_host() {
     cluster_add_host "$1" "$2"
     mkdir -p "$T/$1"
-    nsenter --net="/run/netns/$(cluster_ns "$1")" "$EXP_ROOT/bin/resched-agent" \
+    cluster_bg "$1" "$T/$1/agent.log" "$EXP_ROOT/bin/resched-agent" \
         --registry "$CL_REG_ADDR:$EXP_PORT" --key "$T/key" --name "$1" \
-        --cgroup "$(cluster_cg "$1")" --interval "${3:-1}" --run "$T/$1/run" \
-        > "$T/$1/agent.log" 2>&1 &
-    cluster_track $!
-    eval "AGENT_PID_$1=\$!"
-}
-
-# exp_adopter HOSTS...: background loop that moves every child of a host's
-# agent (the successor of a migrated job, which the agent spawns) into the
-# host's cgroups within 0.1 s, as if the agent itself lived there.  Only
-# children named $EXP_ADOPT_NAME (default test_tree): the agent's own
-# helpers (script rules) stay outside, as the agent does.
-EXP_ADOPT_NAME=${EXP_ADOPT_NAME:-test_tree}
-exp_adopter() {
-    _map=""
-    for _h in "$@"; do
-        eval "_map=\"\$_map \$AGENT_PID_$_h:$(cluster_cg "$_h")\""
-    done
-    ( while :; do
-          for _e in $_map; do
-              for _c in $(pgrep -P "${_e%%:*}" -x "$EXP_ADOPT_NAME"); do
-                  grep -qx "$_c" "$CL_CG_CPU/${_e#*:}/cgroup.procs" 2>/dev/null && continue
-                  for _d in "$CL_CG_CPU" "$CL_CG_CPUACCT" "$CL_CG_MEM"; do
-                      [ -d "$_d/${_e#*:}" ] && echo "$_c" > "$_d/${_e#*:}/cgroup.procs"
-                  done 2>/dev/null
-                  echo "$(date +%s.%N) $_c -> ${_e#*:}"
-              done
-          done
-          sleep 0.1
-      done ) > "$T/adopter.log" 2>&1 &
-    cluster_track $!
+        --cgroup "$(cluster_cg "$1")" --interval "${3:-1}" --run "$T/$1/run"
+    eval "AGENT_PID_$1=\$CL_LAST_PID"
 }
 
 # exp_child PID: the process cluster_bg started (the child of its

@@ -28,7 +28,6 @@ exp_registry
 for h in h1 h2 h3 h4; do exp_host $h "$Q"; done
 exp_host h5 20
 exp_wait_hosts h1 h2 h3 h4 h5
-exp_adopter h1 h2 h3 h4 h5
 cat "$POLICY" > "$M/policy" || exp_die "the registry refused $POLICY"
 echo "${EXP_POL_STABILITY:-5}" > "$M/sched/stability"
 echo 3600 > "$M/sched/cooldown"
@@ -67,7 +66,6 @@ exp_wait_until "${EXP_POL_TIMEOUT:-1500}" "test -s $T/job.sum" || exp_die "the j
 T_END=$(exp_now)
 
 cp "$T/events.log" "$OUT/policy$N.events"
-cp "$T/adopter.log" "$OUT/policy$N.adopted"
 cat "$M/procs/$JOB/why" > "$OUT/policy$N.why" 2>/dev/null
 cat "$M/procs/$JOB/history" > "$OUT/policy$N.history"
 grep "job=$JOB " "$M/sched/decisions" > "$OUT/policy$N.decisions"
