@@ -52,6 +52,8 @@ struct succ {                         /* a successor started by `prepare` */
 struct agent_local {
 	struct event_base *base;
 	char *run_dir, *host, *arch;
+	struct cg_paths cg;           /* --cgroup located at start */
+	int have_cg;
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int signo;
 	agent_local_send_fn send;
@@ -576,7 +578,8 @@ static int prepare_args(const struct msg *m, const char ***argv, int *argc)
 
 static int on_prepare(struct agent_local *l, const struct msg *m)
 {
-	struct spawn_req rq = { .run_dir = l->run_dir };
+	struct spawn_req rq = { .run_dir = l->run_dir,
+				.cgroup = l->have_cg ? &l->cg : NULL };
 	char binary[512], err[SPAWN_ERR_LEN];
 	const char **argv = NULL;
 	struct succ *s;
@@ -717,6 +720,23 @@ static int set_arch(struct agent_local *l, const char *arch)
 	return (l->arch = strdup(arch)) ? 0 : -1;
 }
 
+/* Where --cgroup lives in each hierarchy, for the successors to join. */
+static int locate_cgroup(struct agent_local *l, const char *path, char *err,
+			 size_t errlen)
+{
+	char *mounts = util_read_file("/proc/self/mounts", 1u << 20, NULL);
+	int rc;
+
+	if (!mounts) {
+		snprintf(err, errlen, "/proc/self/mounts: %s", strerror(errno));
+		return -1;
+	}
+	rc = cg_locate(mounts, path, &l->cg, err, errlen);
+	free(mounts);
+	l->have_cg = rc == 0;
+	return rc;
+}
+
 struct agent_local *agent_local_new(struct event_base *base,
 				    const struct agent_local_config *cfg,
 				    char *err, size_t errlen)
@@ -736,6 +756,8 @@ struct agent_local *agent_local_new(struct event_base *base,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (cfg->cgroup && locate_cgroup(l, cfg->cgroup, err, errlen) < 0)
+		goto fail;
 	if (listen_sock(l, err, errlen) < 0 || start_events(l, err, errlen) < 0)
 		goto fail;
 	return l;

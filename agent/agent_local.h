@@ -51,6 +51,7 @@ struct agent_local_config {
 	const char *host;             /* this host's name (for messages) */
 	const char *arch;             /* NULL: uname's machine */
 	int signo;                    /* trigger signal; 0: SIGUSR1 */
+	const char *cgroup;           /* --cgroup: successors join it; NULL none */
 	agent_local_send_fn send;
 	void *ctx;
 };

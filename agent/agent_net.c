@@ -431,6 +431,7 @@ static int make_local(struct agent *a, char *err, size_t errlen)
 {
 	struct agent_local_config lc = { .run_dir = a->cfg->run_dir,
 					 .host = a->cfg->name,
+					 .cgroup = a->cfg->cgroup,
 					 .send = local_send, .ctx = a };
 
 	a->local = agent_local_new(a->base, &lc, err, errlen);

@@ -179,13 +179,22 @@ static char **build_argv(const struct spawn_req *rq)
 /* ---- the child -------------------------------------------------------------- */
 
 struct child_fail {                   /* written on the status pipe */
-	int stage;                        /* 0 chdir 1 credentials 2 exec 3 stdio */
+	int stage;          /* 0 chdir 1 credentials 2 exec 3 stdio 4 cgroup */
 	int err;
+	int dir;                          /* stage 4: which cg_dirs entry */
 };
+
+static void child_die_at(int pfd, int stage, int dir)
+{
+	struct child_fail f = { stage, errno, dir };
+
+	(void)!write(pfd, &f, sizeof(f));
+	_exit(127);
+}
 
 static void child_die(int pfd, int stage)
 {
-	struct child_fail f = { stage, errno };
+	struct child_fail f = { stage, errno, 0 };
 
 	(void)!write(pfd, &f, sizeof(f));
 	_exit(127);
@@ -203,6 +212,42 @@ static int drop_to(uid_t uid)
 	return 0;
 }
 
+/* The cgroup directories of a request, in a fixed order (cg_dir). */
+static const char *cg_dir(const struct spawn_req *rq, int i)
+{
+	const struct cg_paths *c = rq->cgroup;
+
+	if (!c)
+		return "";
+	return i == 0 ? c->cpu : i == 1 ? c->cpuacct : i == 2 ? c->memory :
+	       i == 3 ? c->unified : "";
+}
+
+/* In the child: join every hierarchy's copy of the cgroup (paths were
+ * built before fork; only open/write/close here). */
+static void child_join(const struct spawn_req *rq, int pfd)
+{
+	char procs[600];
+
+	for (int i = 0; i < 4; i++) {
+		const char *d = cg_dir(rq, i);
+		int fd;
+
+		if (!d[0])
+			continue;
+		/* snprintf into a stack buffer: no allocation after fork */
+		if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", d) >=
+		    sizeof(procs)) {
+			errno = ENAMETOOLONG;
+			child_die_at(pfd, 4, i);
+		}
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			child_die_at(pfd, 4, i);
+		close(fd);
+	}
+}
+
 static void child_run(const struct spawn_req *rq, const char *path, int logfd,
 		      int pfd, char **av, char **env)
 {
@@ -215,6 +260,7 @@ static void child_run(const struct spawn_req *rq, const char *path, int logfd,
 	setsid();
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		child_die(pfd, 3);
+	child_join(rq, pfd);
 	if (drop_to(rq->uid) < 0)
 		child_die(pfd, 1);
 	if (chdir(rq->cwd && rq->cwd[0] ? rq->cwd : "/") < 0)
@@ -223,7 +269,8 @@ static void child_run(const struct spawn_req *rq, const char *path, int logfd,
 	child_die(pfd, 2);
 }
 
-static const char *const stage_name[] = { "chdir", "set credentials", "exec", "stdio" };
+static const char *const stage_name[] = { "chdir", "set credentials", "exec",
+					  "stdio", "join cgroup" };
 
 /* Wait for the status pipe: EOF means exec succeeded. */
 static int parent_check(pid_t pid, int pfd, const struct spawn_req *rq,
@@ -238,10 +285,11 @@ static int parent_check(pid_t pid, int pfd, const struct spawn_req *rq,
 	if (n != (ssize_t)sizeof(f))
 		return 0;
 	waitpid(pid, NULL, 0);
-	if (f.stage < 0 || f.stage > 3)
+	if (f.stage < 0 || f.stage > 4)
 		f.stage = 2;
 	snprintf(err, errlen, "%s %s: %s", stage_name[f.stage],
-		 f.stage == 0 ? (rq->cwd ? rq->cwd : "/") : path, strerror(f.err));
+		 f.stage == 0 ? (rq->cwd ? rq->cwd : "/") :
+		 f.stage == 4 ? cg_dir(rq, f.dir) : path, strerror(f.err));
 	return -1;
 }
 

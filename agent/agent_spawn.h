@@ -8,7 +8,12 @@
  * is root; refused when the agent is not root and uid differs from its
  * own), stdin /dev/null, stdout and stderr appended to $RUN/jobs/JOB.log
  * (created 0640, owned by the job's uid), and the agent's environment with
- * RESCHED_RESTORE_TOKEN, RESCHED_JOB and RESCHED_RUN set.
+ * RESCHED_RESTORE_TOKEN, RESCHED_JOB and RESCHED_RUN set.  With a cgroup
+ * (the agent's --cgroup), the child joins it in every hierarchy where it
+ * exists (writes 0 to each cgroup.procs) before it drops privileges, so a
+ * migrated job lands in the host's CPU share and is counted by its
+ * metrics wherever the agent itself runs; a child that cannot join fails
+ * the start ("join cgroup DIR: reason") rather than run outside it.
  *
  * Pure helpers (agent_spawn_binary) have no side effects; agent_spawn_start
  * forks.  A failed exec is reported to the parent through a CLOEXEC pipe,
@@ -24,6 +29,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "agent/metrics.h"
+
 #define SPAWN_ERR_LEN 256
 
 struct spawn_req {
@@ -36,6 +43,7 @@ struct spawn_req {
 	int argc;
 	uid_t uid;
 	const char *run_dir;          /* the agent's --run */
+	const struct cg_paths *cgroup; /* NULL: stay in the agent's cgroups */
 };
 
 /* The binary named in schema XML `xml` for `arch` (<binary arch="A">PATH

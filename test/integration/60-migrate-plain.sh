@@ -4,7 +4,8 @@
 # runs on h2; host, pid, status, history and events follow; four moves in a
 # row (h1->h2->h3->h1->h2) keep the job id; after a registry restart the
 # agent announces the job again (same id, host, pid) and it can still be
-# moved; the job's final sum equals an unmigrated run's.  Real reschedfs (--key), real agents, bin/test_tree.
+# moved; the job's final sum equals an unmigrated run's; a successor started
+# by an agent outside its --cgroup joins that cgroup.  Real reschedfs (--key), real agents, bin/test_tree.
 TNAME=migrate-plain
 . "$(dirname "$0")/../lib/migtest.sh"
 
@@ -17,7 +18,14 @@ start_fs() {
 mkdir -p "$T/state"
 start_fs
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
-for h in h1 h2 h3; do cluster_add_host $h; start_agent $h; done
+for h in h1 h2; do cluster_add_host $h; start_agent $h; done
+# h3's agent runs outside the cgroup it watches (in h3's network namespace
+# only): the successors it starts must still join h3's cgroups
+cluster_add_host h3
+nsenter --net="/run/netns/$(cluster_ns h3)" "$ROOT/bin/resched-agent" --registry "$REG" \
+    --name h3 --interval 1 --key "$KEY" --run "$T/run-h3" --cgroup "$(cluster_cg h3)" \
+    >"$T/agent-h3.log" 2>&1 &
+cluster_track $!
 wait_until 10 sh -c "[ \$(ls '$M/hosts' | wc -l) -eq 3 ]" || fail "hosts did not appear"
 ok "registry and three agents up"
 
@@ -51,6 +59,11 @@ for to in h2 h3 h1 h2; do
     last=$(tail -1 "$M/procs/$ID/history")
     echo "$last" | grep -qE "$from $to poll=[0-9.]+s? connect=[0-9.]+s? transfer=[0-9.]+s? restore=[0-9.]+s? total=[0-9.]+s? .*ok" ||
         fail "history line: $last"
+    if [ "$to" = h3 ]; then
+        grep -q "/$(cluster_cg h3)\$" "/proc/$newpid/cgroup" ||
+            fail "successor $newpid on h3 is not in h3's cgroup: $(cat "/proc/$newpid/cgroup")"
+        ok "the successor on h3 joined $(cluster_cg h3) (its agent runs outside it)"
+    fi
     ok "move $n $from -> $to: write returned 0 in $(( (t1 - t0) / 1000000 )) ms; pid $oldpid -> $newpid; $last"
 done
 timeout 1 cat "$M/events" > "$T/events.txt" 2>/dev/null
