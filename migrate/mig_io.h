@@ -3,8 +3,7 @@
  * bytes / write exactly n bytes, or fail with a reason.  Two kinds:
  *   mig_fdio   a socket, non-blocking, every wait bounded by timeout_ms;
  *              writes use MSG_NOSIGNAL (a dead peer is an error, never a
- *              SIGPIPE); write_stable splices large writes from the
- *              caller's pages (one kernel copy instead of two).  corrupt_at >= 0 flips the bit 0x01 of that stream
+ *              SIGPIPE).  corrupt_at >= 0 flips the bit 0x01 of that stream
  *              byte on the wire (test hook RESCHED_TEST_CORRUPT_AT).
  *   mig_memio  memory: reads from a caller's buffer (not owned), writes
  *              append to an owned growable buffer (freed by
@@ -20,12 +19,6 @@
 struct mig_io {
 	int (*read)(struct mig_io *io, void *buf, size_t n, char *err, size_t errlen);
 	int (*write)(struct mig_io *io, const void *buf, size_t n, char *err, size_t errlen);
-	/* Optional (NULL: use write).  For memory that does not change until
-	 * the stream has been answered (the protected state): the transport
-	 * may send it by reference instead of copying it (mig_fdio splices
-	 * large writes).  Never for a buffer freed or reused before that. */
-	int (*write_stable)(struct mig_io *io, const void *buf, size_t n, char *err,
-			    size_t errlen);
 };
 
 struct mig_fdio {
@@ -34,7 +27,6 @@ struct mig_fdio {
 	int timeout_ms;           /* per wait */
 	uint64_t off;             /* bytes written so far */
 	int64_t corrupt_at;       /* -1: off */
-	int no_splice;            /* 1: write_stable sends by send(2) too */
 };
 
 struct mig_memio {

@@ -26,16 +26,6 @@ static int tx_put(struct tx *x, const void *p, size_t n)
 	return x->io->write(x->io, p, n, x->err, x->errlen);
 }
 
-/* Protected memory: unchanged until the stream is answered. */
-static int tx_put_stable(struct tx *x, const void *p, size_t n)
-{
-	if (!x->io->write_stable)
-		return tx_put(x, p, n);
-	mig_sum_update(x->sum, p, n);
-	x->bytes += n;
-	return x->io->write_stable(x->io, p, n, x->err, x->errlen);
-}
-
 static int tx_head(struct tx *x, const char *token)
 {
 	unsigned char h[MIG_HEAD_LEN];
@@ -86,7 +76,7 @@ static int tx_typed(struct tx *x, const struct mig_entry *e)
 	for (size_t off = 0; off < total; off += MIG_CHUNK) {
 		size_t n = total - off < MIG_CHUNK ? total - off : MIG_CHUNK;
 
-		if (tx_put_stable(x, p + off, n) < 0)
+		if (tx_put(x, p + off, n) < 0)
 			return -1;
 	}
 	return 0;
