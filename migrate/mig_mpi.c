@@ -60,6 +60,7 @@ struct mv {
 	const char *label;
 	double t0, agree, spawn, merge, sent, ack, split;
 	uint64_t bytes;
+	char exe[PATH_MAX];           /* moving rank: its program, for the spawn */
 	char err[MIG_ERR_LEN];
 };
 
@@ -204,8 +205,8 @@ static int answer(MPI_Comm c, const char *what, const char *why)
 	return MPI_Send(line, n, MPI_BYTE, S.src, MIG_MPI_TAG_ANS, c);
 }
 
-/* Next message from the predecessor (S.src in c) within the timeout: its tag and bytes
- * appended to S.rbuf. */
+/* Next message from the predecessor (S.src in c) within the timeout: its
+ * tag and bytes appended to S.rbuf. */
 static int recv_any(MPI_Comm c, int *tag, char *err, size_t errlen)
 {
 	double end = util_now_s() + io_timeout();
@@ -497,29 +498,38 @@ static int spawn_info(MPI_Info *info)
 	return 0;
 }
 
+/* The moving rank's own program into mv->exe; -1 with mv->err. */
+static int own_exe(struct mv *mv)
+{
+	ssize_t n = readlink("/proc/self/exe", mv->exe, sizeof(mv->exe) - 1);
+
+	if (n <= 0) {
+		snprintf(mv->err, sizeof(mv->err), "readlink /proc/self/exe: %s",
+			 strerror(errno));
+		return -1;
+	}
+	mv->exe[n] = 0;
+	return 0;
+}
+
 /* Every rank of ctl: start the successor on S.host (rank m names the
  * program and the host), then merge with it -> *merged, successor last.
  * One collective spawn wires the successor to every rank at once, where
  * a spawn by m alone needed a second connection (MPI_Intercomm_create)
  * of the successor to the others.  The destination was checked against
- * the hostfile before (host_allowed): a spawn that fails at the root
+ * the hostfile, and its program found, before (move_rank): a spawn that fails at the root
  * can leave the other ranks of a collective spawn waiting in Open MPI
  * 4.1.  Returns 1 when the successor runs, on every rank. */
 static int spawn_successor(int m, MPI_Comm *merged, struct mv *mv)
 {
-	char exe[PATH_MAX], msg[MPI_MAX_ERROR_STRING];
+	char msg[MPI_MAX_ERROR_STRING];
 	MPI_Comm inter = MPI_COMM_NULL;
 	MPI_Info info = MPI_INFO_NULL;
 	int rc, len = 0, code = MPI_SUCCESS, ok, me = rank_of(S.ctl);
 
-	exe[0] = 0;
-	if (me == m) {
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-		exe[n > 0 ? n : 0] = 0;
+	if (me == m)
 		spawn_info(&info);
-	}
-	rc = MPI_Comm_spawn(exe, mig_g.argc > 1 ? mig_g.argv + 1 : MPI_ARGV_NULL, 1,
+	rc = MPI_Comm_spawn(mv->exe, mig_g.argc > 1 ? mig_g.argv + 1 : MPI_ARGV_NULL, 1,
 			    info, m, S.ctl, &inter, &code);
 	if (info != MPI_INFO_NULL)
 		MPI_Info_free(&info);
@@ -677,7 +687,8 @@ static void move_rank(int m, const char *label)
 
 	if (me == m) {
 		mig_local_progress(&mig_g.local, "poll", mv.agree - mv.t0, 0, label);
-		ok = host_allowed(S.host, mv.err, sizeof(mv.err)) == 0;
+		ok = host_allowed(S.host, mv.err, sizeof(mv.err)) == 0 &&
+		     own_exe(&mv) == 0;
 		S.want = 0;
 	}
 	MPI_Bcast(&ok, 1, MPI_INT, m, S.ctl);
