@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "fs/fs_events.h"
+#include "fs/fs_ll.h"
 #include "fs/fs_notify.h"
 #include "fs/registry.h"
 
@@ -53,7 +54,7 @@ struct daemon {
 	struct fs_events *events;
 	struct fs_notify *notify;
 	struct fs_tree *tree;
-	struct fuse *fuse;
+	struct fs_ll *fuse;             /* the session and its node table */
 	pthread_t watcher;
 	int watching;
 };
@@ -182,26 +183,12 @@ static void find_default_rules(char *out, size_t size)
 	snprintf(out, size, "/usr/local/share/resched/rules");
 }
 
-/* FUSE interrupts a worker with SIGUSR1 (fs_tree sets intr); the handler
- * does nothing: the worker notices fuse_interrupted() within 100 ms. */
-static void on_intr_signal(int sig) { (void)sig; }
-
-static void install_intr_handler(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_intr_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-}
-
 /* ---- set-up and tear-down ------------------------------------------------ */
 
-static struct fuse *mount_fuse(struct daemon *d, const char *prog)
+static struct fs_ll *mount_fuse(struct daemon *d, const char *prog)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse *f;
+	struct fs_ll *f;
 
 	fuse_opt_add_arg(&args, prog);
 	fuse_opt_add_arg(&args, "-o");
@@ -211,13 +198,12 @@ static struct fuse *mount_fuse(struct daemon *d, const char *prog)
 		fuse_opt_add_arg(&args, "-o");
 		fuse_opt_add_arg(&args, d->o.fuse_opts[i]);
 	}
-	f = fuse_new(&args, fs_tree_ops(), sizeof(struct fuse_operations),
-		     d->tree);
+	f = fs_ll_new(&args, fs_tree_ops(), fs_tree_timeouts, d->tree);
 	fuse_opt_free_args(&args);
 	if (!f)
 		return NULL;
-	if (fuse_mount(f, d->o.cfg.mount) != 0) {
-		fuse_destroy(f);
+	if (fuse_session_mount(fs_ll_session(f), d->o.cfg.mount) != 0) {
+		fs_ll_destroy(f);
 		return NULL;
 	}
 	return f;
@@ -228,7 +214,7 @@ static struct fuse *mount_fuse(struct daemon *d, const char *prog)
 static void *watch_main(void *arg)
 {
 	struct daemon *d = arg;
-	struct fuse_session *se = fuse_get_session(d->fuse);
+	struct fuse_session *se = fs_ll_session(d->fuse);
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	while (!fuse_session_exited(se))
@@ -313,7 +299,7 @@ out:
  * with ENOTCONN, as an unmount would. */
 static void drain_notifier(struct daemon *d)
 {
-	struct fuse_session *se = fuse_get_session(d->fuse);
+	struct fuse_session *se = fs_ll_session(d->fuse);
 	struct fuse_buf fbuf = { .mem = NULL };
 	double end = util_now_s() + 1;
 
@@ -345,9 +331,9 @@ static void drain_notifier(struct daemon *d)
 
 static void stop_helpers(struct daemon *d)
 {
-	fuse_session_exit(fuse_get_session(d->fuse));
+	fuse_session_exit(fs_ll_session(d->fuse));
 	drain_notifier(d);
-	fuse_session_exit(fuse_get_session(d->fuse));
+	fuse_session_exit(fs_ll_session(d->fuse));
 	if (fs_sched_stop)
 		fs_sched_stop();
 	if (fs_net_stop)
@@ -368,7 +354,7 @@ static int run_loop(struct daemon *d)
 		return -1;
 	fuse_loop_cfg_set_max_threads(lc, 256);
 	fuse_loop_cfg_set_idle_threads(lc, 8);
-	rc = fuse_loop_mt(d->fuse, lc);
+	rc = fuse_session_loop_mt(fs_ll_session(d->fuse), lc);
 	fuse_loop_cfg_destroy(lc);
 	return rc;
 }
@@ -381,7 +367,6 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	log_init("reschedfs");
-	install_intr_handler();
 	parse_args(argc, argv, &d.o);
 	check_mountpoint(d.o.cfg.mount);
 	find_default_rules(d.rules_dir, sizeof(d.rules_dir));
@@ -392,7 +377,7 @@ int main(int argc, char **argv)
 		log_warnx("%s: cannot mount", d.o.cfg.mount);
 		goto out_model;
 	}
-	se = fuse_get_session(d.fuse);
+	se = fs_ll_session(d.fuse);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_mount;
 	if (!d.o.cfg.foreground)
@@ -413,8 +398,8 @@ out_helpers:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_mount:
-	fuse_unmount(d.fuse);
-	fuse_destroy(d.fuse);
+	fuse_session_unmount(fs_ll_session(d.fuse));
+	fs_ll_destroy(d.fuse);
 out_model:
 	free_model(&d);
 	return rc;

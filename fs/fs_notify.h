@@ -6,7 +6,7 @@
  * notifier thread (not a FUSE worker) performs them on MOUNT: mkdir/rmdir
  * of hosts/<h> and procs/<id>, and a one-byte write to hosts/<h>/state,
  * procs/<id>/status and procs/<id>/host.  fs_tree recognises the
- * notifier by the caller's tid (fuse_get_context()->pid) and only
+ * notifier by the caller's tid (fs_ll_context()->pid) and only
  * acknowledges: the model already holds the change.
  *
  * Coalescing: a write ("touch") of a path already waiting in the queue is

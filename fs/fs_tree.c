@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "fs/fs_ll.h"
 #include "rules/rules.h"
 
 #define FS_PENDING_MAX 64
@@ -66,11 +67,11 @@ struct fs_tree {
 
 static struct fs_tree *tree(void)
 {
-	return fuse_get_context()->private_data;
+	return fs_ll_context()->private_data;
 }
 
-static uid_t caller_uid(void) { return fuse_get_context()->uid; }
-static pid_t caller_pid(void) { return fuse_get_context()->pid; }
+static uid_t caller_uid(void) { return fs_ll_context()->uid; }
+static pid_t caller_pid(void) { return fs_ll_context()->pid; }
 
 static int is_notifier(struct fs_tree *t)
 {
@@ -82,7 +83,7 @@ static int intr(void *arg)
 {
 	struct fs_tree *t = arg;
 
-	return fuse_interrupted() || (t && __atomic_load_n(&t->down,
+	return fs_ll_interrupted() || (t && __atomic_load_n(&t->down,
 							    __ATOMIC_ACQUIRE));
 }
 
@@ -1206,29 +1207,39 @@ static int fs_chown(const char *path, uid_t uid, gid_t gid,
 	return -EPERM;
 }
 
-/* Names are cached by the kernel for 10 s, attributes never.  Names that
- * come and go with the cluster (hosts/, procs/) change through the VFS
- * (the notifier's mkdir/rmdir), which updates the kernel's cache at once;
- * no negative entry is cached, so a new name is seen at once.  A name that
- * goes away without the VFS (a metric an agent stops reporting) may still
- * be looked up for up to 10 s, and stat or open of it gives ENOENT.  The
- * long timeout is what lets `grep PATTERN hosts/STAR/state` over 10,000
- * hosts walk each path once instead of again after a glob that took
- * longer than a second (docs/BENCHMARKS.md). */
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+/* What the kernel may cache (fs_ll calls this for every entry and
+ * attribute it answers).  Names: 10 s.  Names that come and go with the
+ * cluster (hosts/, procs/) change through the VFS (the notifier's
+ * mkdir/rmdir), which updates the kernel's cache at once; no negative
+ * entry is cached, so a new name is seen at once.  A name that goes away
+ * without the VFS (a metric an agent stops reporting) may still be looked
+ * up for up to 10 s, and stat or open of it gives ENOENT.  The long
+ * timeout is what lets `grep PATTERN hosts/STAR/state` over 10,000 hosts
+ * walk each path once instead of again after a glob that took longer
+ * than a second (docs/BENCHMARKS.md).
+ *
+ * Attributes: never cached, except a host's `state` (10 s), whose shown
+ * value changes only through the VFS: the notifier writes every change
+ * through the mount (that is how inotify sees it, reg_change_locked
+ * REG_HOST_STATE), and a write makes the kernel drop the attributes it
+ * holds, so the cached size and time are the true ones from then on.
+ * Directories too (10 s): their mode, owner, size and link count never
+ * change while they exist (a job's directory keeps its owner), and a
+ * glob over hosts/STAR/state stats every host directory.  Reads are
+ * direct I/O everywhere: fresh whatever is cached. */
+void fs_tree_timeouts(const char *path, const struct stat *st, double *entry,
+		      double *attr)
 {
-	cfg->entry_timeout = 10; /* see the note above fs_init */
-	cfg->attr_timeout = 0;
-	cfg->negative_timeout = 0;
-	cfg->direct_io = 1;
-	cfg->intr = 1;              /* fuse_interrupted() for blocked reads */
-	cfg->intr_signal = SIGUSR1; /* fs_main installs a no-op handler */
-	cfg->hard_remove = 1;
-	return fuse_get_context()->private_data;
+	struct node n;
+
+	*entry = 10;
+	*attr = 0;
+	if (S_ISDIR(st->st_mode) ||
+	    (parse_path(path, &n) == 0 && n.k == NK_HOST_STATE))
+		*attr = 10;
 }
 
 static const struct fuse_operations tree_ops = {
-	.init = fs_init,
 	.getattr = fs_getattr,
 	.access = fs_access,
 	.readlink = fs_readlink,

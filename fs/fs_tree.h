@@ -1,11 +1,12 @@
 /*
  * fs_tree.h — the reschedfs tree (DESIGN §3) as libfuse3 high-level
- * operations over the registry model.
+ * operations over the registry model, served by fs_ll.
  *
  * Every file's content is generated from the model under the registry
  * lock when it is opened (and again on a read at offset 0), so reads are
- * fresh and getattr reports true sizes; nothing is cached in the kernel
- * (zero entry/attr timeouts, direct_io).  Writes are validated whole
+ * fresh (direct_io) and getattr reports true sizes; the kernel caches
+ * names, and attributes only of files that change through the VFS
+ * (fs_tree_timeouts).  Writes are validated whole
  * (docs/REGISTRY.md, "Writes").  FUSE handlers return -errno.
  *
  * Ownership: the tree borrows reg, events and notify (all must outlive the
@@ -32,8 +33,12 @@ void fs_tree_free(struct fs_tree *t);
 /* The daemon is ending: blocked events reads return end of file, blocked
  * migrate writes return EINTR (the moves themselves go on). */
 void fs_tree_shutdown(struct fs_tree *t);
-/* The operations table; pass the tree as fuse_new's private data. */
+/* The path operations, served by fs_ll (fs_ll_new(args, fs_tree_ops(),
+ * fs_tree_timeouts, tree)); they find the tree in fs_ll_context(). */
 const struct fuse_operations *fs_tree_ops(void);
+/* The cache timeouts of a path (fits fs_ll_timeouts_fn). */
+void fs_tree_timeouts(const char *path, const struct stat *st, double *entry,
+		      double *attr);
 /* Wake poll(2) waiters on `events` (fits fs_events_set_notify). */
 void fs_tree_events_ready(void *tree);
 

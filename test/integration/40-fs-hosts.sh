@@ -71,16 +71,23 @@ wait_for 3 grep -qE '^(free|busy|overloaded)$' "$M/hosts/ta$$/state" || fail "re
 ok "drain / resume"
 
 (rmdir "$M/hosts/ta$$") 2>/dev/null && fail "rmdir of a live host succeeded"
+# the kernel may cache a state file's attributes (10 s): the notifier's
+# write through the mount must make it drop them, so stat is true at once
+s0=$(stat -c %s "$M/hosts/tb$$/state")
 inotifywait -q -t 10 -e modify "$M/hosts/tb$$/state" >"$T/inw-state" 2>&1 &
 IW=$!
 sleep 0.3
 kill "$A2"
 wait $IW
 grep -q MODIFY "$T/inw-state" || fail "no MODIFY on state when the host went silent"
+s1=$(stat -c %s "$M/hosts/tb$$/state")
+c1=$(wc -c < "$M/hosts/tb$$/state")
+[ "$s1" = "$c1" ] && [ "$s1" != "$s0" ] ||
+    fail "stat says $s1 bytes right after the change (was $s0), content has $c1"
 wait_for 5 grep -q unavailable "$M/hosts/tb$$/state" || fail "tb$$ not unavailable"
 [ "$(cat "$M/hosts/tb$$/lease")" = 0.0 ] || fail "lease of an unavailable host: $(cat "$M/hosts/tb$$/lease")"
 grep -q "host-left host=tb$$" "$M/events" || fail "no host-left event"
-ok "silent agent: unavailable after 3 intervals, inotify MODIFY on state"
+ok "silent agent: unavailable after 3 intervals, inotify MODIFY on state, stat size true at once ($s0 -> $s1)"
 rmdir "$M/hosts/tb$$" || fail "rmdir of an unavailable host"
 [ ! -e "$M/hosts/tb$$" ] || fail "host still there after rmdir"
 wait_for 3 grep -q "DELETE,ISDIR tb$$" "$T/inw-hosts" || fail "no inotify DELETE"

@@ -116,11 +116,24 @@ ok "cat > rules/multi.rule ($(wc -c < "$T/multi.rule") bytes)"
 cat "$T/bad-multi.rule" > "$M/rules/multi.rule" 2>/dev/null && fail "bad big rule accepted"
 cmp -s "$T/multi.rule" "$M/rules/multi.rule" || fail "bad big rule changed the file"
 ok "bad multi-write rule fails at close, old content kept"
+# a descriptor open across the rename reads the file under its new name
+exec 7< "$M/rules/multi.rule"
 mv "$M/rules/multi.rule" "$M/rules/renamed.rule" || fail "rename"
 [ -e "$M/rules/renamed.rule" ] && [ ! -e "$M/rules/multi.rule" ] || fail "rename result"
+cmp -s "$T/multi.rule" /dev/fd/7 || fail "descriptor opened before the rename reads other content"
+exec 7<&-
 rm "$M/rules/renamed.rule" || fail "rm rule"
 [ ! -e "$M/rules/renamed.rule" ] || fail "rm result"
-ok "mv and rm in rules/"
+# the name again, as a new file (the old node was only detached)
+printf '%s\n' "$VALID" | sed 's/91/95/g' > "$M/rules/renamed.rule" || fail "re-creating a removed name"
+grep -q "rl_name: t95" "$M/rules/renamed.rule" || fail "re-created file's content"
+rm "$M/rules/renamed.rule"
+ok "mv and rm in rules/; an open descriptor follows the rename; a removed name comes back"
+# the kernel forgets every node it holds, then walks the tree again
+sync; echo 2 > /proc/sys/vm/drop_caches
+grep -q "rl_name" "$M/rules/"*.rule || fail "rules unreadable after the kernel forgot its nodes"
+[ "$(ls "$M" | wc -l)" -ge 7 ] || fail "root listing after the kernel forgot its nodes"
+ok "tree whole after drop_caches (FORGET of every node)"
 (printf 'x\n' > "$M/rules/notarule.txt") 2>/dev/null && fail "non-.rule name accepted"
 ok "non-.rule name rejected"
 

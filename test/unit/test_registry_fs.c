@@ -4,6 +4,7 @@
  * them into CREATE / MODIFY / DELETE.  Needs root and /dev/fuse; without
  * them the test says so and returns. */
 #include "test/unit/unit.h"
+#include "fs/fs_ll.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@ struct mounted {
 	struct fs_events *ev;
 	struct fs_notify *nt;
 	struct fs_tree *tree;
-	struct fuse *fuse;
+	struct fs_ll *fuse;
 	pthread_t loop;
 	int looping;
 };
@@ -37,7 +38,7 @@ static void *loop_main(void *arg)
 	struct mounted *m = arg;
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 
-	fuse_loop_mt(m->fuse, lc);
+	fuse_session_loop_mt(fs_ll_session(m->fuse), lc);
 	fuse_loop_cfg_destroy(lc);
 	return NULL;
 }
@@ -49,11 +50,11 @@ static void unmount_all(struct mounted *m)
 	if (m->fuse) {
 		if (m->tree)
 			fs_tree_shutdown(m->tree);
-		fuse_exit(m->fuse);
-		fuse_unmount(m->fuse);
+		fuse_session_exit(fs_ll_session(m->fuse));
+		fuse_session_unmount(fs_ll_session(m->fuse));
 		if (m->looping)
 			pthread_join(m->loop, NULL);
-		fuse_destroy(m->fuse);
+		fs_ll_destroy(m->fuse);
 	}
 	fs_notify_free(m->nt);
 	fs_tree_free(m->tree);
@@ -83,13 +84,12 @@ static int mount_all(struct mounted *m)
 	fuse_opt_add_arg(&args, "unit");
 	fuse_opt_add_arg(&args, "-o");
 	fuse_opt_add_arg(&args, "default_permissions,fsname=reschedfs-unit");
-	m->fuse = fuse_new(&args, fs_tree_ops(), sizeof(struct fuse_operations),
-			   m->tree);
+	m->fuse = fs_ll_new(&args, fs_tree_ops(), fs_tree_timeouts, m->tree);
 	fuse_opt_free_args(&args);
 	if (!m->fuse)
 		return -1;
-	if (fuse_mount(m->fuse, m->dir) != 0) {
-		fuse_destroy(m->fuse);
+	if (fuse_session_mount(fs_ll_session(m->fuse), m->dir) != 0) {
+		fs_ll_destroy(m->fuse);
 		m->fuse = NULL;
 		return -1;
 	}
