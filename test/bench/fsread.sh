@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$T/reg" "$T/min" "$T/tmpfs" "$T/state" "$T/run"
-PORT=$((20000 + $$ % 20000))
+PORT=$((10000 + $$ % 22000)) # below the ephemeral range (32768-): never a TIME_WAIT client port
 bin/reschedfs "$T/reg" -f --listen 127.0.0.1:$PORT --state "$T/state" >"$T/fs.log" 2>&1 &
 FS_PID=$!
 $B/fuse_min "$T/min" -f >"$T/min.log" 2>&1 &

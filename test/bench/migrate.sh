@@ -24,7 +24,7 @@ KEY=$T/key
 head -c 32 /dev/urandom > "$KEY"; chmod 600 "$KEY"
 CL_EXTRA_CLEANUP='fusermount3 -uz "$M" 2>/dev/null; rm -rf "$T"'
 cluster_init
-PORT=$((20000 + $$ % 20000))
+PORT=$((10000 + $$ % 22000)) # below the ephemeral range (32768-): never a TIME_WAIT client port
 REG=$CL_REG_ADDR:$PORT
 
 die() { echo "migrate.sh: $*" >&2; for f in "$T"/*.log; do echo "--- $f" >&2; tail -5 "$f" >&2; done; exit 1; }

@@ -26,7 +26,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || { echo "cannot raise
 T=$(mktemp -d "/tmp/resched-bench-reg-$$-XXXXXX")
 M=$T/mnt; mkdir -p "$M"
 KEY=$T/key; head -c 32 /dev/urandom > "$KEY"; chmod 600 "$KEY"
-PORT=$((20000 + $$ % 20000)); REG=127.0.0.1:$PORT
+# below the ephemeral range (32768-): a port the last run's 10,000 client
+# connections left in TIME_WAIT cannot be bound for a minute
+PORT=$((10000 + $$ % 22000)); REG=127.0.0.1:$PORT
 FSPID="" LGPID="" AGPID=""
 cleanup() {
     for p in $LGPID $AGPID; do kill "$p" 2>/dev/null; done
@@ -43,7 +45,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 bin/reschedfs "$M" -f --listen "$REG" --key "$KEY" >"$T/fs.log" 2>&1 &
 FSPID=$!
 i=0; while [ ! -f "$M/README" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -f "$M/README" ] || { echo "reschedfs did not mount"; exit 1; }
+[ -f "$M/README" ] || { echo "reschedfs did not mount:"; tail -3 "$T/fs.log"; exit 1; }
 rss0=$(rss_kib $FSPID)
 build/tools/loadgen --registry "$REG" --key "$KEY" -n "$N" --duration $((WINDOW + 150)) \
     --rate "$RATE" --mount "$M" --probes 8 >"$T/lg.out" 2>"$T/lg.err" &

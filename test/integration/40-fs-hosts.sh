@@ -17,7 +17,7 @@ command -v inotifywait >/dev/null || { echo "needs inotify-tools"; exit 77; }
 T=$(mktemp -d "/tmp/resched-fs-hosts-$$-XXXXXX")
 M=$T/mnt
 mkdir -p "$M" "$T/run1" "$T/run2"
-PORT=$((20000 + $$ % 20000))
+PORT=$((10000 + $$ % 22000)) # below the ephemeral range (32768-): never a TIME_WAIT client port
 PIDS=""
 FSPID=""
 

@@ -33,7 +33,7 @@ KEY=$T/key
 head -c 32 /dev/urandom > "$KEY"; chmod 600 "$KEY"
 CL_EXTRA_CLEANUP='fusermount3 -uz "$M" 2>/dev/null; rm -rf "$T"'
 cluster_init
-PORT=$((20000 + $$ % 20000))
+PORT=$((10000 + $$ % 22000)) # below the ephemeral range (32768-): never a TIME_WAIT client port
 REG=$CL_REG_ADDR:$PORT
 TT=$ROOT/bin/test_tree
 ARCH=$(uname -m)
