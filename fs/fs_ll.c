@@ -255,17 +255,33 @@ static int child_path(struct ll *l, fuse_ino_t parent, const char *name,
 	return rc < 0 ? rc : join(out, p, name);
 }
 
-/* path is gone (unlink, rmdir, replaced by a rename). */
+/* Does path name base or something under it? */
+static int under(const char *path, const char *base, size_t bl)
+{
+	return strncmp(path, base, bl) == 0 &&
+	       (path[bl] == '\0' || path[bl] == '/');
+}
+
+/* path is gone (unlink, rmdir, replaced by a rename), and so is
+ * everything under it: a new node of one of those names gets a new
+ * number (locked). */
+static void detach_locked(struct ll *l, const char *path)
+{
+	size_t pl = strlen(path);
+
+	for (size_t b = 0; b < l->nbuckets; b++)
+		for (struct llnode *n = l->by_ino[b]; n; n = n->ino_next)
+			if (!n->detached && n->ino != FUSE_ROOT_ID &&
+			    under(n->path, path, pl)) {
+				unindex_path(l, n);
+				n->detached = 1;
+			}
+}
+
 static void detach_path(struct ll *l, const char *path)
 {
-	struct llnode *n;
-
 	pthread_mutex_lock(&l->mu);
-	n = find_path_locked(l, path);
-	if (n && n->ino != FUSE_ROOT_ID) {
-		unindex_path(l, n);
-		n->detached = 1;
-	}
+	detach_locked(l, path);
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -274,14 +290,15 @@ static void rename_paths(struct ll *l, const char *from, const char *to)
 {
 	size_t fl = strlen(from);
 
-	detach_path(l, to);
+	if (strcmp(from, to) == 0)
+		return;
 	pthread_mutex_lock(&l->mu);
+	detach_locked(l, to);
 	for (size_t b = 0; b < l->nbuckets; b++)
 		for (struct llnode *n = l->by_ino[b]; n; n = n->ino_next) {
 			char *np;
 
-			if (n->detached || strncmp(n->path, from, fl) != 0 ||
-			    (n->path[fl] != '\0' && n->path[fl] != '/'))
+			if (n->detached || !under(n->path, from, fl))
 				continue;
 			if (asprintf(&np, "%s%s", to, n->path + fl) < 0)
 				continue;
