@@ -9,8 +9,9 @@
  * The receiver answers with one line after the header ("go", or "err
  * REASON" and close) and one after the trailer ("ok" or "err REASON").
  * All integers in the sender's byte order; the receiver converts ("receiver
- * makes right").  Typed payloads go from and to the protected memory in
- * large chunks without an intermediate copy when no conversion is needed.
+ * makes right").  Typed payloads are staged through a 128 KiB buffer on
+ * each side (mig_stream.c, MIG_PIECE: faster than sending and receiving
+ * in place) and converted there when the orders differ.
  *
  * The receiver trusts nothing: every name, type, count and length is
  * checked against its own table and limits before use; fn buffers grow only
@@ -31,7 +32,7 @@
 #define MIG_VERSION 1
 #define MIG_HEAD_LEN 14           /* magic..flags + u16 token length */
 #define MIG_TOKEN_MAX 128
-#define MIG_CHUNK ((size_t)4 << 20)
+#define MIG_CHUNK ((size_t)4 << 20)  /* fn buffer growth, MPI message size */
 #define MIG_BAD_TOKEN (-2)
 #define MIG_ORDER_LITTLE 'L'
 #define MIG_ORDER_BIG 'B'

@@ -32,9 +32,9 @@ xfer() {
 }
 rate() { echo "$1" | sed 's/.*mb_per_s=//'; }
 med() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# REPS (default 3) runs of each size, ours and raw interleaved; medians.
+# REPS (default 5) runs of each size, ours and raw interleaved; medians.
 # iperf3 runs before and after; the ratio is taken to the better of the two.
-REPS=${TRANSFER_REPS:-3}
+REPS=${TRANSFER_REPS:-5}
 I1=$(iperf)
 res=""
 for mb in 1 16 64 256 1024; do

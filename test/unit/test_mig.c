@@ -296,13 +296,9 @@ static void fw_name(struct fw *w, char kind, const char *name)
 
 static uint64_t dbits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 
-static size_t foreign_stream(struct fw *w, int double_size)
+/* The header of a stream from a host of the other byte order, token "t". */
+static void foreign_head(struct fw *w, int double_size)
 {
-	unsigned char fnbuf[64];
-	size_t k = 0;
-	struct fw f = { .n = 0 };
-	const char *nm = "node";
-
 	memset(w, 0, sizeof(*w));
 	fw_raw(w, "RSMG", 4);
 	fw_val(w, 1, 1);
@@ -310,6 +306,16 @@ static size_t foreign_stream(struct fw *w, int double_size)
 	fw_val(w, 4, 1); fw_val(w, 8, 1); fw_val(w, 8, 1);
 	fw_val(w, (uint64_t)double_size, 1); fw_val(w, 4, 1); fw_val(w, 0, 1);
 	fw_val(w, 1, 2); fw_raw(w, "t", 1);
+}
+
+static size_t foreign_stream(struct fw *w, int double_size)
+{
+	unsigned char fnbuf[64];
+	size_t k = 0;
+	struct fw f = { .n = 0 };
+	const char *nm = "node";
+
+	foreign_head(w, double_size);
 	fw_name(w, 'T', "a"); fw_val(w, MIG_INT32, 1); fw_val(w, 5, 8);
 	for (int i = 0; i < 5; i++)
 		fw_val(w, (uint32_t)(-100000 * i - 3), 4);
@@ -341,6 +347,82 @@ TEST(mig_stream_foreign_byte_order_converted)
 	state_fill(&want);
 	CHECK_INT_EQ(recv_stream(w.b, len, "t", &got, err, sizeof(err)), 0);
 	CHECK(state_equal(&want, &got));
+}
+
+/* Receive a stream of one protected int64 array "big" into dst. */
+static int recv_big(const void *buf, size_t len, int64_t *dst, size_t n,
+		    char *err, size_t errlen)
+{
+	struct mig_entry e = { "big", MIG_INT64, dst, n, 0, 0, 0, 0 };
+	struct mig_table t;
+	struct mig_memio io;
+	struct mig_rx rx;
+	int r;
+
+	mig_table_init(&t);
+	if (mig_table_add(&t, &e, err, errlen) < 0)
+		return -9;
+	mig_memio_init(&io, buf, len);
+	r = mig_stream_recv_head(&io.io, "t", &rx, err, errlen);
+	if (r == 0)
+		r = mig_stream_recv_body(&io.io, &rx, &t, err, errlen);
+	mig_rx_release(&rx);
+	mig_table_release(&t);
+	return r;
+}
+
+/* Arrays larger than the stream's staging piece (128 KiB) cross it in
+ * pieces: three whole pieces and a partial one, native and foreign. */
+#define BIG_N ((size_t)(3 * (128 << 10) + 24) / 8)
+TEST(mig_stream_large_array_in_pieces)
+{
+	int64_t *src = malloc(BIG_N * 8), *dst = calloc(BIG_N, 8);
+	struct mig_entry e = { "big", MIG_INT64, src, BIG_N, 0, 0, 0, 0 };
+	struct mig_table t;
+	struct mig_memio io;
+	struct fw h, tail = { .n = 0 };
+	unsigned char *fb;
+	size_t n;
+	uint64_t bytes, sum;
+	char err[MIG_ERR_LEN];
+
+	CHECK(src && dst);
+	for (size_t i = 0; i < BIG_N; i++)
+		src[i] = (int64_t)i * 0x0101010101LL - 7;
+	mig_table_init(&t);
+	CHECK_INT_EQ(mig_table_add(&t, &e, err, sizeof(err)), 0);
+	mig_memio_init(&io, "go\n", 3);
+	CHECK_INT_EQ(mig_stream_send(&io.io, &t, "t", &bytes, err, sizeof(err)), 0);
+	mig_table_release(&t);
+	CHECK_INT_EQ(recv_big(io.out, io.outlen, dst, BIG_N, err, sizeof(err)), 0);
+	CHECK(!memcmp(src, dst, BIG_N * 8));
+	free(io.out);
+	/* the same values from a host of the other byte order */
+	foreign_head(&h, 8);
+	fw_name(&h, 'T', "big"); fw_val(&h, MIG_INT64, 1); fw_val(&h, BIG_N, 8);
+	fb = malloc(h.n + BIG_N * 8 + 64);
+	CHECK(fb != NULL);
+	memcpy(fb, h.b, h.n);
+	n = h.n;
+	for (size_t i = 0; i < BIG_N; i++, n += 8) {
+		uint64_t v = (uint64_t)src[i];
+
+		mig_swap_inplace(&v, 8, 1);
+		memcpy(fb + n, &v, 8);
+	}
+	fw_val(&tail, 'E', 1); fw_val(&tail, 1, 4);
+	memcpy(fb + n, tail.b, tail.n);
+	n += tail.n;
+	sum = mig_sum_buf(fb, n);
+	mig_swap_inplace(&sum, 8, 1);
+	memcpy(fb + n, &sum, 8);
+	n += 8;
+	memset(dst, 0, BIG_N * 8);
+	CHECK_INT_EQ(recv_big(fb, n, dst, BIG_N, err, sizeof(err)), 0);
+	CHECK(!memcmp(src, dst, BIG_N * 8));
+	free(fb);
+	free(src);
+	free(dst);
 }
 
 TEST(mig_stream_unsupported_sizes_refused)
