@@ -45,8 +45,11 @@ for j in $A $B; do
     case $d in h2|h3) ;; *) fail "job $j on '$d'" ;; esac
     sc_wait 5 host_is "$j" "$d" || fail "job $j status $(field "$j" status)"
     field "$j" history | grep -q "h1 $d .*ok" || fail "job $j history: $(field "$j" history)"
+    # the schema stays with the job: the successor registers without one
+    cmp -s examples/test_tree.schema.xml "$M/procs/$j/schema" ||
+        fail "job $j schema after the move: $(head -c 200 "$M/procs/$j/schema")"
 done
-ok "drained: job $A -> $(field "$A" host), job $B -> $(field "$B" host)"
+ok "drained: job $A -> $(field "$A" host), job $B -> $(field "$B" host), schemas kept"
 
 # one by one: no move requested while the other was in flight
 timeout 1 cat "$M/events" > "$T/events.txt" 2>/dev/null
