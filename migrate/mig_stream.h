@@ -9,7 +9,7 @@
  * The receiver answers with one line after the header ("go", or "err
  * REASON" and close) and one after the trailer ("ok" or "err REASON").
  * All integers in the sender's byte order; the receiver converts ("receiver
- * makes right").  Typed payloads are staged through a 128 KiB buffer on
+ * makes right").  Typed payloads are staged through a 32 KiB buffer on
  * each side (mig_stream.c, MIG_PIECE: faster than sending and receiving
  * in place) and converted there when the orders differ.
  *

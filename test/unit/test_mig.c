@@ -371,8 +371,9 @@ static int recv_big(const void *buf, size_t len, int64_t *dst, size_t n,
 	return r;
 }
 
-/* Arrays larger than the stream's staging piece (128 KiB) cross it in
- * pieces: three whole pieces and a partial one, native and foreign. */
+/* Arrays larger than the stream's staging piece (MIG_PIECE, 32 KiB)
+ * cross it in pieces: many whole pieces and a partial one, native and
+ * foreign. */
 #define BIG_N ((size_t)(3 * (128 << 10) + 24) / 8)
 TEST(mig_stream_large_array_in_pieces)
 {
