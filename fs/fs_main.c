@@ -386,6 +386,10 @@ int main(int argc, char **argv)
 		goto out_signals;
 	if (start_helpers(&d) < 0)
 		goto out_helpers;
+	if (d.o.cfg.parent)
+		log_warnx("--parent %s: a hierarchy of registries is not "
+			  "implemented; running as a standalone registry",
+			  d.o.cfg.parent);
 	log_info("mounted on %s, listening on %s%s%s", d.o.cfg.mount,
 		 d.o.cfg.listen, d.o.cfg.state_dir ? ", state in " : "",
 		 d.o.cfg.state_dir ? d.o.cfg.state_dir : "");
