@@ -24,7 +24,8 @@ struct llnode {
 	struct llnode *ino_next, *path_next;
 };
 
-struct ll {
+struct fs_ll {
+	struct fuse_session *se;
 	const struct fuse_operations *ops;
 	fs_ll_timeouts_fn timeouts;
 	void *private_data;
@@ -47,7 +48,7 @@ struct lldir {
 };
 
 static __thread fuse_req_t cur_req;
-static __thread struct ll *cur_ll;
+static __thread struct fs_ll *cur_ll;
 
 const struct fs_ll_ctx *fs_ll_context(void)
 {
@@ -55,7 +56,6 @@ const struct fs_ll_ctx *fs_ll_context(void)
 	const struct fuse_ctx *fc = cur_req ? fuse_req_ctx(cur_req) : NULL;
 
 	c.uid = fc ? fc->uid : 0;
-	c.gid = fc ? fc->gid : 0;
 	c.pid = fc ? fc->pid : 0;
 	c.private_data = cur_ll ? cur_ll->private_data : NULL;
 	return &c;
@@ -82,7 +82,7 @@ static size_t hash_ino(fuse_ino_t ino)
 	return (size_t)(ino * 0x9e3779b97f4a7c15ull >> 17);
 }
 
-static void index_path(struct ll *l, struct llnode *n)
+static void index_path(struct fs_ll *l, struct llnode *n)
 {
 	size_t b = hash_str(n->path) % l->nbuckets;
 
@@ -90,7 +90,7 @@ static void index_path(struct ll *l, struct llnode *n)
 	l->by_path[b] = n;
 }
 
-static void unindex_path(struct ll *l, struct llnode *n)
+static void unindex_path(struct fs_ll *l, struct llnode *n)
 {
 	struct llnode **pp = &l->by_path[hash_str(n->path) % l->nbuckets];
 
@@ -101,7 +101,7 @@ static void unindex_path(struct ll *l, struct llnode *n)
 		}
 }
 
-static void index_ino(struct ll *l, struct llnode *n)
+static void index_ino(struct fs_ll *l, struct llnode *n)
 {
 	size_t b = hash_ino(n->ino) % l->nbuckets;
 
@@ -110,7 +110,7 @@ static void index_ino(struct ll *l, struct llnode *n)
 }
 
 /* Double the buckets when the table is full (locked). */
-static void grow_locked(struct ll *l)
+static void grow_locked(struct fs_ll *l)
 {
 	size_t nb = l->nbuckets * 2;
 	struct llnode **bi = calloc(nb, sizeof(*bi)), **bp = calloc(nb, sizeof(*bp));
@@ -136,7 +136,7 @@ static void grow_locked(struct ll *l)
 	free(oi);
 }
 
-static struct llnode *find_ino_locked(struct ll *l, fuse_ino_t ino)
+static struct llnode *find_ino_locked(struct fs_ll *l, fuse_ino_t ino)
 {
 	struct llnode *n = l->by_ino[hash_ino(ino) % l->nbuckets];
 
@@ -145,7 +145,7 @@ static struct llnode *find_ino_locked(struct ll *l, fuse_ino_t ino)
 	return n;
 }
 
-static struct llnode *find_path_locked(struct ll *l, const char *path)
+static struct llnode *find_path_locked(struct fs_ll *l, const char *path)
 {
 	struct llnode *n = l->by_path[hash_str(path) % l->nbuckets];
 
@@ -156,7 +156,7 @@ static struct llnode *find_path_locked(struct ll *l, const char *path)
 
 /* The node of path with its lookup count raised by one, made if new;
  * NULL when out of memory. */
-static struct llnode *ref_path(struct ll *l, const char *path)
+static struct llnode *ref_path(struct fs_ll *l, const char *path)
 {
 	struct llnode *n;
 
@@ -188,7 +188,7 @@ static void free_node(struct llnode *n)
 	free(n);
 }
 
-static void unref_locked(struct ll *l, fuse_ino_t ino, uint64_t count)
+static void unref_locked(struct fs_ll *l, fuse_ino_t ino, uint64_t count)
 {
 	struct llnode *n = find_ino_locked(l, ino), **pp;
 
@@ -207,7 +207,7 @@ static void unref_locked(struct ll *l, fuse_ino_t ino, uint64_t count)
 	free_node(n);
 }
 
-static void unref(struct ll *l, fuse_ino_t ino, uint64_t count)
+static void unref(struct fs_ll *l, fuse_ino_t ino, uint64_t count)
 {
 	pthread_mutex_lock(&l->mu);
 	unref_locked(l, ino, count);
@@ -216,7 +216,7 @@ static void unref(struct ll *l, fuse_ino_t ino, uint64_t count)
 
 /* Copy the path of ino into out; -ENOENT for a number we do not know or
  * a node that was removed (its path may name something new by now). */
-static int path_of(struct ll *l, fuse_ino_t ino, char *out)
+static int path_of(struct fs_ll *l, fuse_ino_t ino, char *out)
 {
 	struct llnode *n;
 	int rc = 0;
@@ -246,7 +246,7 @@ static int join(char *out, const char *dir, const char *name)
 	return 0;
 }
 
-static int child_path(struct ll *l, fuse_ino_t parent, const char *name,
+static int child_path(struct fs_ll *l, fuse_ino_t parent, const char *name,
 		      char *out)
 {
 	char p[LL_PATH];
@@ -265,7 +265,7 @@ static int under(const char *path, const char *base, size_t bl)
 /* path is gone (unlink, rmdir, replaced by a rename), and so is
  * everything under it: a new node of one of those names gets a new
  * number (locked). */
-static void detach_locked(struct ll *l, const char *path)
+static void detach_locked(struct fs_ll *l, const char *path)
 {
 	size_t pl = strlen(path);
 
@@ -278,7 +278,7 @@ static void detach_locked(struct ll *l, const char *path)
 			}
 }
 
-static void detach_path(struct ll *l, const char *path)
+static void detach_path(struct fs_ll *l, const char *path)
 {
 	pthread_mutex_lock(&l->mu);
 	detach_locked(l, path);
@@ -286,7 +286,7 @@ static void detach_path(struct ll *l, const char *path)
 }
 
 /* from is now called to, and so is everything under it. */
-static void rename_paths(struct ll *l, const char *from, const char *to)
+static void rename_paths(struct fs_ll *l, const char *from, const char *to)
 {
 	size_t fl = strlen(from);
 
@@ -312,7 +312,7 @@ static void rename_paths(struct ll *l, const char *from, const char *to)
 
 /* ---- request plumbing ---------------------------------------------------- */
 
-static struct ll *begin(fuse_req_t req)
+static struct fs_ll *begin(fuse_req_t req)
 {
 	cur_req = req;
 	cur_ll = fuse_req_userdata(req);
@@ -332,7 +332,7 @@ static void reply_err(fuse_req_t req, int rc)
 
 /* Fill e for path (attributes from the path op), taking a lookup
  * reference on its node.  0 or -errno. */
-static int make_entry(struct ll *l, const char *path, struct fuse_entry_param *e)
+static int make_entry(struct fs_ll *l, const char *path, struct fuse_entry_param *e)
 {
 	struct llnode *n;
 	int rc;
@@ -352,7 +352,7 @@ static int make_entry(struct ll *l, const char *path, struct fuse_entry_param *e
 
 /* Answer a request that made a node: if the kernel did not take the
  * reply, it will not forget the node either. */
-static void reply_entry(struct ll *l, fuse_req_t req,
+static void reply_entry(struct fs_ll *l, fuse_req_t req,
 			const struct fuse_entry_param *e)
 {
 	end();
@@ -364,7 +364,7 @@ static void reply_entry(struct ll *l, fuse_req_t req,
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	struct fuse_entry_param e;
 	char path[LL_PATH];
 	int rc = child_path(l, parent, name, path);
@@ -386,7 +386,7 @@ static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 static void ll_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
-	struct ll *l = fuse_req_userdata(req);
+	struct fs_ll *l = fuse_req_userdata(req);
 
 	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < count; i++)
@@ -395,7 +395,7 @@ static void ll_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
-static void reply_attr_of(struct ll *l, fuse_req_t req, fuse_ino_t ino,
+static void reply_attr_of(struct fs_ll *l, fuse_req_t req, fuse_ino_t ino,
 			  const char *path, struct fuse_file_info *fi)
 {
 	struct stat st;
@@ -417,7 +417,7 @@ static void reply_attr_of(struct ll *l, fuse_req_t req, fuse_ino_t ino,
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 	int rc = path_of(l, ino, path);
 
@@ -430,7 +430,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	const struct fuse_operations *o = l->ops;
 	char path[LL_PATH];
 	int rc = path_of(l, ino, path);
@@ -463,7 +463,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH], target[LL_PATH];
 	int rc = path_of(l, ino, path);
 
@@ -480,7 +480,7 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	struct fuse_entry_param e;
 	char path[LL_PATH];
 	int rc = child_path(l, parent, name, path);
@@ -498,7 +498,7 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void remove_op(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int (*op)(const char *))
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 	int rc = child_path(l, parent, name, path);
 
@@ -512,20 +512,20 @@ static void remove_op(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	remove_op(req, parent, name,
-		  ((struct ll *)fuse_req_userdata(req))->ops->unlink);
+		  ((struct fs_ll *)fuse_req_userdata(req))->ops->unlink);
 }
 
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	remove_op(req, parent, name,
-		  ((struct ll *)fuse_req_userdata(req))->ops->rmdir);
+		  ((struct fs_ll *)fuse_req_userdata(req))->ops->rmdir);
 }
 
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char from[LL_PATH], to[LL_PATH];
 	int rc = child_path(l, parent, name, from);
 
@@ -540,7 +540,7 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* open and create: if the kernel did not take the reply (interrupted),
  * nobody will release the handle, so release it here. */
-static void reply_open(struct ll *l, fuse_req_t req, const char *path,
+static void reply_open(struct fs_ll *l, fuse_req_t req, const char *path,
 		       struct fuse_file_info *fi)
 {
 	end();
@@ -550,7 +550,7 @@ static void reply_open(struct ll *l, fuse_req_t req, const char *path,
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 	int rc = path_of(l, ino, path);
 
@@ -565,7 +565,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	struct fuse_entry_param e;
 	char path[LL_PATH];
 	int rc = child_path(l, parent, name, path);
@@ -591,7 +591,7 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* Handles name their file themselves (fs_tree's struct fh); the path is
  * passed for completeness and may be "" for a removed node. */
-static void handle_path(struct ll *l, fuse_ino_t ino, char *path)
+static void handle_path(struct fs_ll *l, fuse_ino_t ino, char *path)
 {
 	if (path_of(l, ino, path) < 0)
 		path[0] = '\0';
@@ -600,7 +600,7 @@ static void handle_path(struct ll *l, fuse_ino_t ino, char *path)
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH], *buf = malloc(size ? size : 1);
 	int rc;
 
@@ -622,7 +622,7 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 	int rc;
 
@@ -638,7 +638,7 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 
 	handle_path(l, ino, path);
@@ -648,7 +648,7 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ll_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 
 	handle_path(l, ino, path);
@@ -658,7 +658,7 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino,
 
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 	int rc = path_of(l, ino, path);
 
@@ -668,7 +668,7 @@ static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void ll_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	char path[LL_PATH];
 	unsigned revents = 0;
 	int rc;
@@ -726,7 +726,7 @@ static void dir_clear(struct lldir *d)
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	struct lldir *d;
 	char path[LL_PATH];
 	int rc = path_of(l, ino, path);
@@ -764,7 +764,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 /* Read the listing (again) at offset 0: rewinddir sees what is there now.
  * 0 or -errno; d->mu held. */
-static int dir_load(struct ll *l, fuse_ino_t ino, struct lldir *d, off_t off,
+static int dir_load(struct fs_ll *l, fuse_ino_t ino, struct lldir *d, off_t off,
 		    struct fuse_file_info *fi)
 {
 	char path[LL_PATH];
@@ -783,7 +783,7 @@ static int dir_load(struct ll *l, fuse_ino_t ino, struct lldir *d, off_t off,
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi, int plus)
 {
-	struct ll *l = begin(req);
+	struct fs_ll *l = begin(req);
 	struct lldir *d = (struct lldir *)(uintptr_t)fi->fh;
 	char dpath[LL_PATH], *buf = malloc(size ? size : 1);
 	size_t pos = 0;
@@ -886,12 +886,7 @@ static const struct fuse_lowlevel_ops ll_ops = {
 
 /* ---- set-up -------------------------------------------------------------- */
 
-struct fs_ll {
-	struct ll l;
-	struct fuse_session *se;
-};
-
-static void free_table(struct ll *l)
+static void free_table(struct fs_ll *l)
 {
 	for (size_t b = 0; l->by_ino && b < l->nbuckets; b++)
 		for (struct llnode *n = l->by_ino[b], *nx; n; n = nx) {
@@ -906,13 +901,11 @@ struct fs_ll *fs_ll_new(struct fuse_args *args,
 			const struct fuse_operations *ops,
 			fs_ll_timeouts_fn timeouts, void *private_data)
 {
-	struct fs_ll *f = calloc(1, sizeof(*f));
+	struct fs_ll *l = calloc(1, sizeof(*l));
 	struct llnode *root = calloc(1, sizeof(*root));
-	struct ll *l;
 
-	if (!f || !root || !(root->path = strdup("/")))
+	if (!l || !root || !(root->path = strdup("/")))
 		goto fail;
-	l = &f->l;
 	l->ops = ops;
 	l->timeouts = timeouts;
 	l->private_data = private_data;
@@ -929,31 +922,31 @@ struct fs_ll *fs_ll_new(struct fuse_args *args,
 	l->count = 1;
 	l->next_ino = FUSE_ROOT_ID + 1;
 	pthread_mutex_init(&l->mu, NULL);
-	f->se = fuse_session_new(args, &ll_ops, sizeof(ll_ops), l);
-	if (f->se)
-		return f;
+	l->se = fuse_session_new(args, &ll_ops, sizeof(ll_ops), l);
+	if (l->se)
+		return l;
 	pthread_mutex_destroy(&l->mu);
 fail:
 	if (root)
 		free(root->path);
 	free(root);
-	if (f)
-		free_table(&f->l);
-	free(f);
+	if (l)
+		free_table(l);
+	free(l);
 	return NULL;
 }
 
-struct fuse_session *fs_ll_session(struct fs_ll *f)
+struct fuse_session *fs_ll_session(struct fs_ll *l)
 {
-	return f->se;
+	return l->se;
 }
 
-void fs_ll_destroy(struct fs_ll *f)
+void fs_ll_destroy(struct fs_ll *l)
 {
-	if (!f)
+	if (!l)
 		return;
-	fuse_session_destroy(f->se);
-	free_table(&f->l);
-	pthread_mutex_destroy(&f->l.mu);
-	free(f);
+	fuse_session_destroy(l->se);
+	free_table(l);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
 }

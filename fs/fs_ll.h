@@ -35,7 +35,6 @@ typedef void (*fs_ll_timeouts_fn)(const char *path, const struct stat *st,
 
 struct fs_ll_ctx {
 	uid_t uid;
-	gid_t gid;
 	pid_t pid;
 	void *private_data;
 };

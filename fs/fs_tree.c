@@ -581,7 +581,7 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 /* ---- permissions ---------------------------------------------------------
  * The daemon checks modes itself (no default_permissions: with it the
  * kernel asked for fresh attributes at every step of every path walk,
- * since attributes are never cached here — ~18 requests a file read).
+ * since most attributes are not cached here — ~18 requests a file read).
  * What ls -l shows is what is enforced: every node is readable by all;
  * a change needs root or the node's owner (procs/<id> and its migrate:
  * the job's uid; everything else, directories included: root). */
