@@ -22,8 +22,7 @@
  * sizes, medians of 7 at 256 MiB: 16 KiB 2,400 MB/s (steady, more system
  * calls), 32 KiB 3,160–3,270, 64 KiB 1,640–3,240 and 128 KiB 2,550–2,560
  * (both bimodal), 256 KiB 1,760.  32 KiB stays in the first-level cache
- * with room to spare.  When the buffer cannot be had, memory is sent and
- * received in place. */
+ * with room to spare. */
 #ifndef MIG_PIECE
 #define MIG_PIECE ((size_t)32 << 10)
 #endif
@@ -42,7 +41,7 @@ struct tx {
 	uint64_t bytes;
 	char *err;
 	size_t errlen;
-	unsigned char *stage;     /* MIG_PIECE bytes, or NULL */
+	unsigned char *stage;     /* MIG_PIECE bytes */
 };
 
 static int tx_put(struct tx *x, const void *p, size_t n)
@@ -94,21 +93,16 @@ static int tx_typed(struct tx *x, const struct mig_entry *e)
 	uint8_t type = (uint8_t)e->type;
 	uint64_t count = e->count;
 	size_t total = e->count * mig_type_width(e->type);
-	size_t piece = x->stage ? MIG_PIECE : MIG_CHUNK;
 	const unsigned char *p = e->addr;
 
 	if (tx_name(x, 'T', e->name) < 0 || tx_put(x, &type, 1) < 0 ||
 	    tx_put(x, &count, 8) < 0)
 		return -1;
-	for (size_t off = 0; off < total; off += piece) {
-		size_t n = total - off < piece ? total - off : piece;
-		const unsigned char *src = p + off;
+	for (size_t off = 0; off < total; off += MIG_PIECE) {
+		size_t n = total - off < MIG_PIECE ? total - off : MIG_PIECE;
 
-		if (x->stage) {
-			memcpy(x->stage, src, n);
-			src = x->stage;
-		}
-		if (tx_put(x, src, n) < 0)
+		memcpy(x->stage, p + off, n);
+		if (tx_put(x, x->stage, n) < 0)
 			return -1;
 	}
 	return 0;
@@ -181,9 +175,9 @@ int mig_stream_send(struct mig_io *io, struct mig_table *t, const char *token,
 	struct tx x = { io, mig_sum_new(), 0, err, errlen, stage_new() };
 	int rc = -1;
 
-	if (!x.sum) {
+	if (!x.sum || !x.stage) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto out;
 	}
 	if (tx_head(&x, token) < 0 || tx_verdict(&x) < 0)
 		goto out;
@@ -218,7 +212,7 @@ struct rxb {                      /* one body read */
 	uint32_t nrec;
 	char *err;
 	size_t errlen;
-	unsigned char *stage;     /* MIG_PIECE bytes, or NULL */
+	unsigned char *stage;     /* MIG_PIECE bytes */
 };
 
 static int rx_get(struct mig_io *io, struct mig_rx *rx, void *p, size_t n,
@@ -352,19 +346,15 @@ static int body_payload(struct rxb *b, struct mig_entry *e)
 	size_t w = mig_type_width(e->type), total = e->count * w;
 	unsigned char *p = e->addr;
 
-	size_t piece = b->stage ? MIG_PIECE : MIG_CHUNK;
-
 	prefault(p, total);
-	for (size_t off = 0; off < total; off += piece) {
-		size_t n = total - off < piece ? total - off : piece;
-		unsigned char *dst = b->stage ? b->stage : p + off;
+	for (size_t off = 0; off < total; off += MIG_PIECE) {
+		size_t n = total - off < MIG_PIECE ? total - off : MIG_PIECE;
 
-		if (body_get(b, dst, n) < 0)
+		if (body_get(b, b->stage, n) < 0)
 			return -1;
 		if (b->rx->swap && w > 1)
-			mig_swap_inplace(dst, w, n / w);
-		if (b->stage)
-			memcpy(p + off, dst, n);
+			mig_swap_inplace(b->stage, w, n / w);
+		memcpy(p + off, b->stage, n);
 	}
 	return 0;
 }
@@ -502,7 +492,8 @@ int mig_stream_recv_body(struct mig_io *io, struct mig_rx *rx,
 			 err, errlen, stage_new() };
 	int rc = -1;
 
-	if (!b.fns) {
+	if (!b.fns || !b.stage) {
+		free(b.fns);
 		free(b.stage);
 		snprintf(err, errlen, "out of memory");
 		return -1;
