@@ -1,9 +1,10 @@
 /*
  * fuse_min.c — the baseline for the read-latency benchmark: the smallest
  * libfuse3 filesystem that serves one file, hosts/h1/state, holding
- * "free\n".  Same path depth, same options as reschedfs (high-level API,
- * entry timeout 10 s, attr timeout 0, direct_io), so the ratio between the two is
- * what reschedfs's own code adds to FUSE's cost.
+ * "free\n".  Same path depth and the same requests for an open, one
+ * read and a close (entry timeout 10 s, direct_io; libfuse's high-level
+ * API, which reschedfs's fs_ll stands in for), so the ratio between the
+ * two is what reschedfs's own code adds to FUSE's cost.
  *     fuse_min MOUNT -f
  */
 #define FUSE_USE_VERSION 35
