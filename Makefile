@@ -63,6 +63,7 @@ LIBMIGMPI := lib/libmigrate_mpi.a
 PROGRAMS := $(if $(wildcard rules/resched_rule_main.c),bin/resched-rule) \
             $(if $(wildcard agent/agent_main.c),bin/resched-agent) \
             $(if $(wildcard fs/fs_main.c),bin/reschedfs) \
+            $(if $(wildcard common/resched_key_main.c),bin/resched-key) \
             $(patsubst examples/%.c,bin/%,$(EXAMPLE_SRC)) \
             $(patsubst examples/%.c,bin/%,$(EXAMPLE_MPI)) \
             $(patsubst test/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)) \
@@ -107,7 +108,8 @@ $(LIBMIGMPI): $(patsubst %.c,$(BUILD)/mpi/%.o,$(MIGMPI_SRC))
 bin/resched-rule: $(BUILD)/obj/rules/resched_rule_main.o $(LIBRULES) $(LIBCOMMON)
 bin/resched-agent: $(BUILD)/obj/agent/agent_main.o $(LIBAGENT) $(LIBRULES) $(LIBCOMMON)
 bin/reschedfs: $(BUILD)/obj/fs/fs_main.o $(LIBFS) $(LIBRULES) $(LIBMIG) $(LIBCOMMON)
-bin/resched-rule bin/resched-agent:
+bin/resched-key: $(BUILD)/obj/common/resched_key_main.o $(LIBCOMMON)
+bin/resched-rule bin/resched-agent bin/resched-key:
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 # reschedfs finds its network side and scheduler through weak references,

@@ -29,6 +29,7 @@ struct lproc {                        /* one connection on agent.sock */
 	uid_t uid;
 	long local;                       /* 0 until `register` */
 	int job;                          /* 0 until known */
+	char token[72];                   /* source side: the move's token */
 	struct msg *reg;                  /* job_register to (re)send, owned */
 	int exited;                       /* an `exit` line came */
 	char exit_status[16];
@@ -42,6 +43,7 @@ struct lproc {                        /* one connection on agent.sock */
 struct succ {                         /* a successor started by `prepare` */
 	int job;
 	uint64_t mig;
+	char token[72];                   /* the move's token, proof to the registry */
 	pid_t pid;
 	int ready, registered, aborted;
 	double started;                   /* util_now_s() at fork */
@@ -75,12 +77,16 @@ static void to_registry(struct agent_local *l, struct msg *m)
 	msg_free(m);
 }
 
-static struct msg *mig_msg(const char *type, int job, uint64_t mig)
+/* A mig_* message for the registry; token proves this host's part in the
+ * move (docs/MESSAGES.md). */
+static struct msg *mig_msg(const char *type, int job, uint64_t mig,
+			   const char *token)
 {
 	struct msg *m = msg_new(type);
 
 	if (m && (msg_setf(m, "job", "%d", job) < 0 ||
-		  msg_setf(m, "mig", "%llu", (unsigned long long)mig) < 0)) {
+		  msg_setf(m, "mig", "%llu", (unsigned long long)mig) < 0 ||
+		  msg_set(m, "token", token ? token : "") < 0)) {
 		msg_free(m);
 		return NULL;
 	}
@@ -89,11 +95,12 @@ static struct msg *mig_msg(const char *type, int job, uint64_t mig)
 
 /* mig_result ok=0 for a move that fails on this host. */
 static void fail_move(struct agent_local *l, int job, uint64_t mig,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		      const char *token, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 static void fail_move(struct agent_local *l, int job, uint64_t mig,
-		      const char *fmt, ...)
+		      const char *token, const char *fmt, ...)
 {
-	struct msg *m = mig_msg("mig_result", job, mig);
+	struct msg *m = mig_msg("mig_result", job, mig, token);
 	char reason[512];
 	va_list ap;
 
@@ -168,6 +175,20 @@ static int claimed_job(struct agent_local *l, struct lproc *p, const struct msg 
 	return s->job;
 }
 
+/* The successor's claim carries the move it came by and its token, which
+ * the registry checks against its own record (docs/TRUST.md). */
+static int claim_proof(struct agent_local *l, struct lproc *p, struct msg *jr)
+{
+	struct succ *s = succ_by_pid(l, p->pid);
+
+	if (!s || s->job != p->job)
+		return 0;
+	if (msg_setf(jr, "mig", "%llu", (unsigned long long)s->mig) < 0 ||
+	    msg_set(jr, "token", s->token) < 0)
+		return -1;
+	return 0;
+}
+
 static struct msg *build_job_register(struct lproc *p, const struct msg *m)
 {
 	struct msg *jr = msg_new("job_register");
@@ -208,7 +229,8 @@ static int on_register(struct lproc *p, const struct msg *m)
 	if (!(p->reg = build_job_register(p, m)))
 		return -1;
 	p->job = claimed_job(l, p, m);
-	if (p->job && msg_setf(p->reg, "job", "%d", p->job) < 0)
+	if (p->job && (msg_setf(p->reg, "job", "%d", p->job) < 0 ||
+		       claim_proof(l, p, p->reg) < 0))
 		return -1;
 	log_info("pid %d (uid %u) registered%s%s", (int)p->pid, (unsigned)p->uid,
 		 p->job ? " as restored job " : "", p->job ? msg_get(p->reg, "job") : "");
@@ -229,7 +251,7 @@ static int on_ready(struct lproc *p, const struct msg *m)
 	log_info("job %d mig %llu: successor pid %d ready on port %s, %.1f ms after start",
 		 s->job, (unsigned long long)s->mig, (int)p->pid, msg_get(m, "port"),
 		 (util_now_s() - s->started) * 1000);
-	r = mig_msg("mig_ready", s->job, s->mig);
+	r = mig_msg("mig_ready", s->job, s->mig, s->token);
 	if (r && copy_key(r, m, "port") < 0) {
 		msg_free(r);
 		r = NULL;
@@ -247,7 +269,7 @@ static int on_progress(struct lproc *p, const struct msg *m)
 		return 0;
 	log_info("job %d mig %llu: phase %s", p->job, (unsigned long long)p->mig,
 		 msg_get(m, "phase"));
-	r = mig_msg("mig_progress", p->job, p->mig);
+	r = mig_msg("mig_progress", p->job, p->mig, p->token);
 	for (size_t i = 0; r && i < ARRAY_SIZE(keys); i++)
 		if (copy_key(r, m, keys[i]) < 0) {
 			msg_free(r);
@@ -265,7 +287,7 @@ static int on_result(struct lproc *p, const struct msg *m)
 
 	if (!p->mig)
 		return 0;
-	r = mig_msg("mig_result", p->job, p->mig);
+	r = mig_msg("mig_result", p->job, p->mig, p->token);
 	for (size_t i = 0; r && i < ARRAY_SIZE(keys); i++)
 		if (copy_key(r, m, keys[i]) < 0) {
 			msg_free(r);
@@ -451,7 +473,7 @@ static void succ_reaped(struct agent_local *l, struct succ *s, int st)
 	if (s->ready || s->aborted)
 		return;             /* the source reports the move's end */
 	agent_spawn_last_line(s->log, last, sizeof(last));
-	fail_move(l, s->job, s->mig, "prepare on %s: successor %s before ready%s%s",
+	fail_move(l, s->job, s->mig, s->token, "prepare on %s: successor %s before ready%s%s",
 		  l->host, how, last[0] ? ": " : "", last);
 }
 
@@ -522,22 +544,26 @@ static int on_migrate(struct agent_local *l, const struct msg *m)
 	if (ids_of(m, &job, &mig) < 0 || !msg_get(m, "to") || !msg_get(m, "token"))
 		return -1;
 	if (!(p = proc_by_job(l, job))) {
-		fail_move(l, job, mig, "job %d has no process on %s", job, l->host);
+		fail_move(l, job, mig, msg_get(m, "token"), "job %d has no process on %s",
+			  job, l->host);
 		return 1;
 	}
 	if (!(cmd = msg_new("migrate")) || copy_key(cmd, m, "to") < 0 ||
 	    copy_key(cmd, m, "token") < 0 || copy_key(cmd, m, "dest") < 0 ||
 	    msg_send_fd(p->fd, cmd) < 0) {
 		msg_free(cmd);
-		fail_move(l, job, mig, "cannot command pid %d: %s", (int)p->pid, strerror(errno));
+		fail_move(l, job, mig, msg_get(m, "token"), "cannot command pid %d: %s",
+			  (int)p->pid, strerror(errno));
 		return 1;
 	}
 	msg_free(cmd);
 	if (kill(p->pid, l->signo) < 0) {
-		fail_move(l, job, mig, "signal pid %d: %s", (int)p->pid, strerror(errno));
+		fail_move(l, job, mig, msg_get(m, "token"), "signal pid %d: %s",
+			  (int)p->pid, strerror(errno));
 		return 1;
 	}
 	p->mig = mig;
+	snprintf(p->token, sizeof(p->token), "%s", msg_get(m, "token"));
 	log_info("job %d mig %llu: pid %d told to move to %s", job,
 		 (unsigned long long)mig, (int)p->pid, msg_get(m, "dest") ? msg_get(m, "dest") : "?");
 	return 1;
@@ -587,8 +613,17 @@ static int on_prepare(struct agent_local *l, const struct msg *m)
 	double uid;
 
 	if (ids_of(m, &rq.job, &mig) < 0 || msg_get_num(m, "uid", &uid) < 0 ||
-	    uid < 0 || !msg_get(m, "prog") || prepare_args(m, &argv, &rq.argc) < 0)
+	    uid < 0 || uid > 4294967294.0 || !msg_get(m, "prog") ||
+	    !msg_get(m, "token") || prepare_args(m, &argv, &rq.argc) < 0)
 		return -1;
+	if (uid == 0 && !msg_get(m, "allow_root")) {
+		/* the registry moves root's jobs only with sched/allow_root 1 */
+		free(argv);
+		fail_move(l, rq.job, mig, msg_get(m, "token"),
+			  "prepare on %s: refusing to start a successor as root "
+			  "without allow_root", l->host);
+		return 1;
+	}
 	pick_binary(l, m, binary, sizeof(binary));
 	rq.token = msg_get(m, "token");
 	rq.prog = msg_get(m, "prog");
@@ -598,7 +633,7 @@ static int on_prepare(struct agent_local *l, const struct msg *m)
 	rq.uid = (uid_t)uid;
 	if (!(s = calloc(1, sizeof(*s)))) {
 		free(argv);
-		fail_move(l, rq.job, mig, "prepare on %s: out of memory", l->host);
+		fail_move(l, rq.job, mig, rq.token, "prepare on %s: out of memory", l->host);
 		return 1;
 	}
 	s->started = util_now_s();
@@ -606,11 +641,12 @@ static int on_prepare(struct agent_local *l, const struct msg *m)
 	free(argv);
 	if (s->pid < 0) {
 		free(s);
-		fail_move(l, rq.job, mig, "prepare on %s: %s", l->host, err);
+		fail_move(l, rq.job, mig, rq.token, "prepare on %s: %s", l->host, err);
 		return 1;
 	}
 	s->job = rq.job;
 	s->mig = mig;
+	snprintf(s->token, sizeof(s->token), "%s", rq.token);
 	s->next = l->succs;
 	l->succs = s;
 	log_info("job %d mig %llu: successor pid %d started (%s)", s->job,

@@ -37,6 +37,7 @@ struct agent {
 	/* loop thread only */
 	struct conn *conn;             /* NULL while disconnected */
 	int welcomed;
+	char bye[400];                 /* the registry sent us away: why */
 	double backoff;                /* last delay, 0 after a welcome */
 	struct event *retry_ev, *wake_ev, *sig_term, *sig_int;
 	struct msg *last_update;       /* re-sent after a reconnect */
@@ -393,6 +394,18 @@ static void on_msg(struct conn *c, struct msg *m, void *arg)
 		agent_local_announce(a->local);
 	} else if (strcmp(t, "ruleset") == 0) {
 		on_ruleset(a, m);
+	} else if (strcmp(t, "bye") == 0) {
+		/* refused (we said what our host may not) or replaced (another
+		 * agent proved this host's credential): coming back would only
+		 * repeat it, so stop and let the administrator look */
+		snprintf(a->bye, sizeof(a->bye), "the registry %s ended our connection: %s%s%s",
+			 a->cfg->registry, msg_get(m, "reason") ? msg_get(m, "reason") : "?",
+			 msg_get(m, "detail") ? ": " : "",
+			 msg_get(m, "detail") ? msg_get(m, "detail") : "");
+		conn_close(c);
+		a->conn = NULL;
+		a->welcomed = 0;
+		event_base_loopbreak(a->base);
 	} else if ((rc = agent_local_handle(a->local, m)) > 0) {
 		/* job_id prepare migrate abort: the commander's */
 	} else {
@@ -591,6 +604,11 @@ int agent_net_run(const struct agent_net_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->key_file && !(a.key = auth_key_load(cfg->key_file, err, errlen)))
 		goto out;
+	if (a.key && a.key->host[0] && strcmp(a.key->host, cfg->name) != 0) {
+		snprintf(err, errlen, "%s is host %s's key, but this agent is %s (--name)",
+			 cfg->key_file, a.key->host, cfg->name);
+		goto out;
+	}
 	if (make_monitor(&a, err, errlen) < 0 || make_events(&a, err, errlen) < 0 ||
 	    make_local(&a, err, errlen) < 0 || start_worker(&a, err, errlen) < 0)
 		goto out;
@@ -598,6 +616,10 @@ int agent_net_run(const struct agent_net_config *cfg, char *err, size_t errlen)
 		 a.key ? " (authenticated)" : "");
 	try_connect(-1, 0, &a);
 	event_base_dispatch(a.base);
+	if (a.bye[0]) {
+		snprintf(err, errlen, "%s", a.bye);
+		goto out;
+	}
 	rc = 0;
 out:
 	agent_free(&a);

@@ -13,10 +13,7 @@
 
 #define PROOF_TAG "resched-proof"
 #define SESSION_TAG "resched-session/1"
-
-struct auth_key {
-	unsigned char k[AUTH_KEY_LEN];
-};
+#define HOST_TAG "resched-host/1"
 
 int auth_init(void)
 {
@@ -33,12 +30,100 @@ struct auth_key *auth_key_from_bytes(const void *buf, size_t len)
 	if (!k)
 		return NULL;
 	crypto_generichash(k->k, sizeof(k->k), buf, len, NULL, 0);
+	k->host[0] = '\0';
 	return k;
 }
 
 void auth_key_free(struct auth_key *k)
 {
 	sodium_free(k);  /* wipes; NULL is fine */
+}
+
+int auth_host_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n >= AUTH_HOST_MAX || name[0] == '.' || name[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int auth_host_derive(const struct auth_key *cluster, const char *name,
+		     struct auth_key *out)
+{
+	crypto_generichash_state st;
+	static const unsigned char zero = 0;
+
+	if (!auth_host_name_ok(name) || auth_init() < 0)
+		return -1;
+	crypto_generichash_init(&st, cluster->k, sizeof(cluster->k), AUTH_KEY_LEN);
+	crypto_generichash_update(&st, (const unsigned char *)HOST_TAG,
+				  sizeof(HOST_TAG) - 1);
+	crypto_generichash_update(&st, &zero, 1);
+	crypto_generichash_update(&st, (const unsigned char *)name, strlen(name));
+	crypto_generichash_final(&st, out->k, AUTH_KEY_LEN);
+	sodium_memzero(&st, sizeof(st));
+	snprintf(out->host, sizeof(out->host), "%s", name);
+	return 0;
+}
+
+size_t auth_host_key_text(const struct auth_key *k, char *buf, size_t size)
+{
+	char hex[2 * AUTH_KEY_LEN + 1];
+	int n;
+
+	if (!k->host[0])
+		return 0;
+	sodium_bin2hex(hex, sizeof(hex), k->k, sizeof(k->k));
+	n = snprintf(buf, size, "%s %s %s\n", AUTH_HOST_MAGIC, k->host, hex);
+	sodium_memzero(hex, sizeof(hex));
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* "resched-host-key/1 NAME HEX[\n]" in buf[0..n): the host key, or NULL
+ * with the reason in err. */
+static struct auth_key *host_key_parse(const char *path, const unsigned char *buf,
+				       size_t n, char *err, size_t errlen)
+{
+	size_t ml = sizeof(AUTH_HOST_MAGIC) - 1, i = ml + 1, ns;
+	struct auth_key *k;
+	char name[AUTH_HOST_MAX];
+
+	if (n && buf[n - 1] == '\n')
+		n--;
+	ns = i;
+	while (i < n && buf[i] != ' ')
+		i++;
+	if (i - ns == 0 || i - ns >= sizeof(name) || i >= n ||
+	    n - i - 1 != 2 * AUTH_KEY_LEN) {
+		util_set_err(err, errlen, "%s: not a host key (%s NAME HEX)",
+			     path, AUTH_HOST_MAGIC);
+		return NULL;
+	}
+	memcpy(name, buf + ns, i - ns);
+	name[i - ns] = '\0';
+	if (!auth_host_name_ok(name)) {
+		util_set_err(err, errlen, "%s: bad host name in the key", path);
+		return NULL;
+	}
+	if (!(k = sodium_malloc(sizeof(*k)))) {
+		util_set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (frame_unhex((const char *)buf + i + 1, AUTH_KEY_LEN, k->k) < 0) {
+		sodium_free(k);
+		util_set_err(err, errlen, "%s: the host key's HEX is not 64 lower-case hex digits", path);
+		return NULL;
+	}
+	snprintf(k->host, sizeof(k->host), "%s", name);
+	return k;
 }
 
 /* Refuse a key file anyone but its owner could read or that we don't own. */
@@ -112,8 +197,10 @@ struct auth_key *auth_key_load(const char *path, char *err, size_t errlen)
 		util_set_err(err, errlen, "%s: cannot read", path);
 		goto out_buf;
 	}
-	k = auth_key_from_bytes(buf, n);
-	if (!k)
+	if (n > sizeof(AUTH_HOST_MAGIC) && memcmp(buf, AUTH_HOST_MAGIC " ",
+						  sizeof(AUTH_HOST_MAGIC)) == 0)
+		k = host_key_parse(path, buf, n, err, errlen);
+	else if (!(k = auth_key_from_bytes(buf, n)))
 		util_set_err(err, errlen, "out of memory");
 out_buf:
 	sodium_free(buf);

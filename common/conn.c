@@ -1,6 +1,7 @@
 /* conn.c — see conn.h. */
 #include "common/conn.h"
 #include "common/log.h"
+#include "common/peercred.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -49,14 +50,27 @@ struct conn {
 	conn_ready_cb on_ready;
 	void *arg;
 	int in_cb;                        /* > 0 while inside our callbacks */
+	int closing;                      /* conn_close_flush: end once written */
+	int shared_ok;                    /* registry: the cluster key itself
+	                                   * is accepted for any host */
+	/* registry side: the host an agent's greeting named, whose key
+	 * (derived from the cluster key) the handshake runs with */
+	struct auth_key hkey;
+	char auth_host[FRAME_HOST_MAX];
+	/* accepted conns awaiting authentication, oldest first */
+	struct conn_listener *lst;
+	struct conn *pprev, *pnext;
 	char peer[96];
 };
 
 struct conn_listener {
 	struct evconnlistener *lev;
 	const struct auth_key *key;
+	int shared_ok;
 	conn_accept_cb cb;
 	void *arg;
+	struct conn *phead, *ptail;       /* pre-auth conns, oldest first */
+	size_t npending;
 };
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -132,11 +146,47 @@ static int resolve(const char *addr_port, struct sockaddr_storage *ss, int *len,
 	return 0;
 }
 
+/* ---- the listener's pre-auth list ---------------------------------------- */
+
+static void pending_unlink(struct conn *c)
+{
+	struct conn_listener *l = c->lst;
+
+	if (!l)
+		return;
+	if (c->pprev)
+		c->pprev->pnext = c->pnext;
+	else
+		l->phead = c->pnext;
+	if (c->pnext)
+		c->pnext->pprev = c->pprev;
+	else
+		l->ptail = c->pprev;
+	c->pprev = c->pnext = NULL;
+	c->lst = NULL;
+	l->npending--;
+}
+
+static void pending_link(struct conn_listener *l, struct conn *c)
+{
+	c->lst = l;
+	c->pnext = NULL;
+	c->pprev = l->ptail;
+	if (l->ptail)
+		l->ptail->pnext = c;
+	else
+		l->phead = c;
+	l->ptail = c;
+	l->npending++;
+}
+
 /* ---- teardown ----------------------------------------------------------- */
 
 static void conn_free(struct conn *c)
 {
 	struct conn_pend *p, *n;
+
+	pending_unlink(c);
 
 	for (p = c->pend; p; p = n) {
 		n = p->next;
@@ -148,6 +198,7 @@ static void conn_free(struct conn *c)
 		bufferevent_free(c->bev);
 	sodium_memzero(c->skey_buf, sizeof(c->skey_buf));
 	sodium_memzero(c->nonce, sizeof(c->nonce));
+	sodium_memzero(&c->hkey, sizeof(c->hkey));
 	free(c);
 }
 
@@ -215,6 +266,35 @@ void conn_close(struct conn *c)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* Output drained after conn_close_flush: end quietly. */
+static void conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->closing)
+		return;
+	c->in_cb++;
+	conn_end(c, 0, "closed by us");
+	conn_leave(c);
+}
+
+void conn_close_flush(struct conn *c, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (!c || c->st == ST_DEAD || c->closing)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		c->in_cb++;
+		conn_end(c, 0, "closed by us");
+		conn_leave(c);
+		return;
+	}
+	evtimer_add(c->timer, &tv);      /* a peer that does not read */
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
 static int conn_write_frame(struct conn *c, const char *line, size_t len)
@@ -278,6 +358,8 @@ static void conn_become_ready(struct conn *c)
 
 	c->st = ST_READY;
 	evtimer_del(c->timer);
+	pending_unlink(c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, FRAME_HDR_MAX + FRAME_MAX);
 	log_debug("%s: connected (%s)", c->peer, c->key ? "hmac-sha256" : "no auth");
 	while ((p = c->pend) && c->st == ST_READY) {
 		c->pend = p->next;
@@ -324,6 +406,22 @@ static int conn_check_greeting(struct conn *c, const struct frame_greeting *g)
 	}
 	if (!c->key && g->auth) {
 		conn_end(c, 1, "peer requires a key but we have none");
+		return -1;
+	}
+	if (c->role != FRAME_ROLE_REGISTRY || !c->key)
+		return 0;
+	if (g->host[0]) {
+		/* the agent holds host g->host's key: run the handshake with it */
+		if (auth_host_derive(c->key, g->host, &c->hkey) < 0) {
+			conn_end(c, 1, "bad host name in the greeting");
+			return -1;
+		}
+		snprintf(c->auth_host, sizeof(c->auth_host), "%s", g->host);
+		c->key = &c->hkey;
+	} else if (!c->shared_ok) {
+		conn_end(c, 1, "the agent names no host: this registry takes host "
+			 "keys only (resched-key host NAME), not the cluster key "
+			 "(reschedfs --shared-key)");
 		return -1;
 	}
 	return 0;
@@ -461,6 +559,11 @@ static int conn_step_frame(struct conn *c, struct evbuffer *in)
 			conn_end(c, 1, "%s", err);
 		return -1;
 	}
+	if (c->st != ST_READY && h.len > CONN_PREAUTH_FRAME_MAX) {
+		conn_end(c, 1, "frame of %zu bytes before the handshake is done "
+			 "(at most %d)", h.len, CONN_PREAUTH_FRAME_MAX);
+		return -1;
+	}
 	if (avail < h.hdr_len + h.len)
 		return 0;  /* the payload is not all here yet; header is checked */
 	return conn_take_frame(c, in, &h);
@@ -503,7 +606,10 @@ static void conn_timeoutcb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	c->in_cb++;
-	conn_end(c, 1, "handshake timed out");
+	if (c->closing)
+		conn_end(c, 0, "closed by us (the peer did not read)");
+	else
+		conn_end(c, 1, "handshake timed out");
 	conn_leave(c);
 }
 
@@ -529,8 +635,10 @@ static struct conn *conn_alloc(struct event_base *base, evutil_socket_t fd,
 		conn_free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, conn_readcb, NULL, conn_eventcb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, FRAME_HDR_MAX + FRAME_MAX);
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	/* Until the peer has proved its key it gets CONN_PREAUTH_MAX bytes of
+	 * our memory: reading stops there (and the handshake timer ends it). */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_PREAUTH_MAX);
 	return c;
 }
 
@@ -542,7 +650,8 @@ static int conn_start(struct conn *c)
 
 	if (c->key)
 		auth_nonce(c->nonce);
-	n = frame_greeting_build(line, c->role, c->key ? c->nonce : NULL);
+	n = frame_greeting_build(line, c->role, c->key ? c->nonce : NULL,
+				 c->role == FRAME_ROLE_AGENT && c->key ? c->key->host : NULL);
 	if (n == 0 || bufferevent_write(c->bev, line, n) < 0)
 		return -1;
 	conn_set_handshake_timeout(c, CONN_HANDSHAKE_MS);
@@ -626,6 +735,39 @@ void conn_set_handshake_timeout(struct conn *c, int ms)
 		evtimer_add(c->timer, &tv);
 }
 
+const char *conn_auth_host(const struct conn *c)
+{
+	return c->auth_host[0] ? c->auth_host : NULL;
+}
+
+struct conn *conn_accept(struct conn_listener *l, evutil_socket_t fd,
+			 conn_msg_cb on_msg, conn_close_cb on_close, void *arg)
+{
+	struct conn *c;
+
+	while (l->npending >= CONN_PREAUTH_CONNS && l->phead) {
+		struct conn *old = l->phead;
+
+		pending_unlink(old);
+		old->in_cb++;
+		conn_end(old, 1, "dropped: %d connections are awaiting "
+			 "authentication, this was the oldest", CONN_PREAUTH_CONNS);
+		conn_leave(old);
+	}
+	c = conn_new(l->lev ? evconnlistener_get_base(l->lev) : NULL, fd,
+		     CONN_REGISTRY, l->key, on_msg, on_close, arg);
+	if (!c)
+		return NULL;
+	c->shared_ok = l->shared_ok;
+	pending_link(l, c);
+	return c;
+}
+
+void conn_listener_set_shared_key(struct conn_listener *l, int on)
+{
+	l->shared_ok = on;
+}
+
 int conn_is_ready(const struct conn *c) { return c->st == ST_READY; }
 const char *conn_peer(const struct conn *c) { return c->peer; }
 enum conn_role conn_role(const struct conn *c) { return (enum conn_role)c->role; }
@@ -643,6 +785,25 @@ static void conn_acceptcb(struct evconnlistener *lev, evutil_socket_t fd,
 		log_warnx("%s: refused: not a loopback peer and no --key", peer);
 		evutil_closesocket(fd);
 		return;
+	}
+	if (!l->key && sa->sa_family != AF_UNIX) {
+		/* No key: only root of this machine.  The kernel tells us who
+		 * owns the peer's end of a loopback connection. */
+		char e[128];
+		uid_t uid;
+
+		if (peercred_tcp_uid(fd, &uid, e, sizeof(e)) < 0) {
+			log_warnx("%s: refused: cannot tell who the peer is (%s) and no --key",
+				  peer, e);
+			evutil_closesocket(fd);
+			return;
+		}
+		if (uid != 0) {
+			log_warnx("%s: refused: uid %u is not root and there is no --key",
+				  peer, (unsigned)uid);
+			evutil_closesocket(fd);
+			return;
+		}
 	}
 	conn_sock_opts(fd);
 	l->cb(l, fd, peer, l->arg);

@@ -41,6 +41,10 @@
 #define CONN_HANDSHAKE_MS 5000            /* greeting + proof must finish */
 #define CONN_OUT_MAX (16 * 1024 * 1024)  /* unsent bytes before we give up */
 #define CONN_ERR_LEN 256
+/* Before the peer has proved its key (docs/TRUST.md, "Bounds"): */
+#define CONN_PREAUTH_MAX 4096             /* input bytes buffered */
+#define CONN_PREAUTH_FRAME_MAX 512        /* one frame's payload */
+#define CONN_PREAUTH_CONNS 1024           /* per listener; the oldest goes */
 
 enum conn_role {
 	CONN_AGENT = FRAME_ROLE_AGENT,        /* the side that connects */
@@ -82,16 +86,37 @@ void conn_set_handshake_timeout(struct conn *c, int ms);
  * (CONN_OUT_MAX unsent bytes: the conn then ends with that reason). */
 int conn_send(struct conn *c, const struct msg *m);
 void conn_close(struct conn *c);
+/* Stop reading, send what is queued, then end the conn (on_close is
+ * called, with reason "closed by us"); after ms without the peer reading,
+ * end it anyway.  Messages sent meanwhile are still written. */
+void conn_close_flush(struct conn *c, int ms);
 
 int conn_is_ready(const struct conn *c);
 const char *conn_peer(const struct conn *c);   /* "ADDR:PORT"; owned by c */
 enum conn_role conn_role(const struct conn *c);
 
-/* Listen on "ADDR:PORT" (port 0 picks one).  Without a key, peers that are
- * not loopback are closed at once with a log line.  NULL + err on error. */
+/* The host an agent proved the key of (registry side, after the
+ * handshake), or NULL: no key, or the cluster key itself (--shared-key). */
+const char *conn_auth_host(const struct conn *c);
+
+/* Registry side of an accepted socket: conn_new with the listener's key
+ * and key mode, counted among the listener's connections awaiting
+ * authentication.  When CONN_PREAUTH_CONNS are waiting, the oldest of them
+ * is ended first.  NULL on no memory (fd is closed). */
+struct conn *conn_accept(struct conn_listener *l, evutil_socket_t fd,
+			 conn_msg_cb on_msg, conn_close_cb on_close, void *arg);
+
+/* Listen on "ADDR:PORT" (port 0 picks one).  Without a key only root of
+ * this machine gets in: peers that are not loopback, and loopback peers
+ * whose socket the kernel says is not root's, are closed at once with a
+ * log line.  With a key (a cluster key), an agent proves the key of the
+ * host its greeting names; conn_listener_set_shared_key(l, 1) accepts the
+ * cluster key itself from an agent that names no host.  NULL + err on
+ * error. */
 struct conn_listener *conn_listen(struct event_base *base, const char *addr_port,
 				  const struct auth_key *key, conn_accept_cb cb,
 				  void *arg, char *err, size_t errlen);
+void conn_listener_set_shared_key(struct conn_listener *l, int on);
 int conn_listener_port(const struct conn_listener *l);  /* -1 on error */
 void conn_listener_free(struct conn_listener *l);       /* NULL is fine */
 

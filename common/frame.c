@@ -249,7 +249,8 @@ int frame_verify(const unsigned char *key, char dir, uint64_t expect_seq,
 
 /* ---- greeting ----------------------------------------------------------- */
 
-size_t frame_greeting_build(char *out, char role, const unsigned char *nonce)
+size_t frame_greeting_build(char *out, char role, const unsigned char *nonce,
+			    const char *host)
 {
 	char hex[2 * FRAME_NONCE_LEN + 1];
 	const char *name = frame_role_name(role);
@@ -259,8 +260,9 @@ size_t frame_greeting_build(char *out, char role, const unsigned char *nonce)
 		return 0;
 	if (nonce) {
 		frame_hex(nonce, FRAME_NONCE_LEN, hex);
-		n = snprintf(out, FRAME_GREETING_MAX, "%s %s auth=hmac-sha256 nonce=%s\n",
-			     FRAME_VERSION, name, hex);
+		n = snprintf(out, FRAME_GREETING_MAX, "%s %s auth=hmac-sha256 nonce=%s%s%s\n",
+			     FRAME_VERSION, name, hex, host && host[0] ? " host=" : "",
+			     host && host[0] ? host : "");
 	} else {
 		n = snprintf(out, FRAME_GREETING_MAX, "%s %s auth=none\n",
 			     FRAME_VERSION, name);
@@ -279,18 +281,42 @@ static int greeting_role(const char *s, size_t n, char *role)
 	return 0;
 }
 
-/* "auth=none" or "auth=hmac-sha256 nonce=<64 hex>" in [s, s+n). */
+/* " host=NAME" in [s, s+n): NAME is 1..FRAME_HOST_MAX-1 bytes of
+ * [A-Za-z0-9._-]. */
+static int greeting_host(const char *s, size_t n, struct frame_greeting *g)
+{
+	static const char hk[] = " host=";
+	size_t kl = sizeof(hk) - 1;
+
+	if (n <= kl || n - kl >= FRAME_HOST_MAX || memcmp(s, hk, kl) != 0)
+		return -1;
+	for (size_t i = kl; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -1;
+	}
+	memcpy(g->host, s + kl, n - kl);
+	g->host[n - kl] = '\0';
+	return 0;
+}
+
+/* "auth=none" or "auth=hmac-sha256 nonce=<64 hex>[ host=NAME]" in [s, s+n). */
 static int greeting_auth(const char *s, size_t n, struct frame_greeting *g)
 {
 	static const char none[] = "auth=none", hm[] = "auth=hmac-sha256 nonce=";
-	size_t hl = sizeof(hm) - 1;
+	size_t hl = sizeof(hm) - 1, nl = hl + 2 * FRAME_NONCE_LEN;
 
+	g->host[0] = '\0';
 	if (n == sizeof(none) - 1 && memcmp(s, none, n) == 0) {
 		g->auth = 0;
 		return 0;
 	}
-	if (n != hl + 2 * FRAME_NONCE_LEN || memcmp(s, hm, hl) != 0 ||
+	if (n < nl || memcmp(s, hm, hl) != 0 ||
 	    frame_unhex(s + hl, FRAME_NONCE_LEN, g->nonce) < 0)
+		return -1;
+	if (n > nl && greeting_host(s + nl, n - nl, g) < 0)
 		return -1;
 	g->auth = 1;
 	return 0;

@@ -32,7 +32,8 @@
 #define FRAME_VERSION "RESCHED/1"
 #define FRAME_MAX (1024 * 1024)  /* payload bytes; one msg line (MSG_LINE_MAX) */
 #define FRAME_HDR_MAX 128        /* header line, '\n' included */
-#define FRAME_GREETING_MAX 128   /* greeting line, '\n' included */
+#define FRAME_GREETING_MAX 192   /* greeting line, '\n' included */
+#define FRAME_HOST_MAX 64        /* greeting host name, NUL included */
 #define FRAME_MAC_LEN 32
 #define FRAME_KEY_LEN 32         /* session key bytes */
 #define FRAME_NONCE_LEN 32
@@ -54,6 +55,8 @@ struct frame_greeting {
 	char role;                    /* FRAME_ROLE_AGENT or FRAME_ROLE_REGISTRY */
 	int auth;                     /* 1 hmac-sha256 (nonce set), 0 none */
 	unsigned char nonce[FRAME_NONCE_LEN];
+	char host[FRAME_HOST_MAX];    /* "host=NAME" of an agent holding a host
+	                               * key (auth only); "" when absent */
 };
 
 /* "agent" / "registry" for a role byte; NULL for anything else. */
@@ -89,8 +92,11 @@ int frame_verify(const unsigned char *key, char dir, uint64_t expect_seq,
 		 size_t errlen);
 
 /* Greeting line into out (FRAME_GREETING_MAX bytes, NUL terminated); nonce
- * NULL means auth=none.  Returns its length. */
-size_t frame_greeting_build(char *out, char role, const unsigned char *nonce);
+ * NULL means auth=none; host (NULL or "" for none) is the host an agent's
+ * key belongs to, sent as " host=NAME" after the nonce.  Returns its
+ * length, 0 when it does not fit. */
+size_t frame_greeting_build(char *out, char role, const unsigned char *nonce,
+			    const char *host);
 
 /* Parse the peer's greeting at the start of buf[0..avail).  A peer's
  * "ERROR ..." line, another version, or anything else fails with the

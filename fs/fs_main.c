@@ -63,12 +63,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: reschedfs MOUNT [-f] [--listen ADDR:PORT] [--state DIR] [--key FILE]\n"
-"                 [--parent ADDR:PORT] [-o FUSE_OPTIONS]\n"
+"                 [--shared-key] [--parent ADDR:PORT] [-o FUSE_OPTIONS]\n"
 "  -f               stay in the foreground (log to stderr only)\n"
 "  --listen A:P     agent listener address (default %s)\n"
 "  --state DIR      keep rules, policy, sched settings, job ids and\n"
 "                   history in DIR across restarts\n"
-"  --key FILE       shared key agents must prove knowledge of\n"
+"  --key FILE       the cluster key (resched-key new): each agent proves\n"
+"                   its own host's key, derived from it; without --key\n"
+"                   only root of this machine may connect\n"
+"  --shared-key     also accept the cluster key itself, for any host name\n"
+"                   (weaker: small set-ups and tests; docs/TRUST.md)\n"
 "  --parent A:P     parent registry (accepted; hierarchy not implemented)\n"
 "  -o OPTS          FUSE mount options, e.g. -o allow_other\n",
 		FS_DEFAULT_LISTEN);
@@ -80,6 +84,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state", required_argument, NULL, 's' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "shared-key", no_argument, NULL, 'K' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +98,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'l': o->cfg.listen = optarg; break;
 		case 's': o->cfg.state_dir = optarg; break;
 		case 'k': o->cfg.key_file = optarg; break;
+		case 'K': o->cfg.shared_key = 1; break;
 		case 'p': o->cfg.parent = optarg; break;
 		case 'o':
 			if (o->nfuse == MAX_FUSE_OPTS)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdarg.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,8 +24,8 @@
 #include "common/msg.h"
 #include "common/util.h"
 
-#define TOKEN_HEX 32              /* bytes of a one-time migration token, hex */
 #define ARGC_MAX 1024             /* job_register arguments we accept */
+#define BYE_FLUSH_MS 1000         /* a refused peer gets this long to read */
 
 struct local_id {                 /* agent's local id -> registry job id */
 	long local;
@@ -36,6 +37,7 @@ struct peer {
 	struct fs_net *n;
 	struct conn *c;               /* NULL once closed */
 	char host[REG_NAME_MAX];      /* "" until hello */
+	int refused;                  /* told bye: nothing it says counts */
 	struct local_id *locals;      /* owned */
 	struct peer *prev, *next;     /* all peers (loop thread) */
 	struct peer *hnext;           /* host table chain (protected by mu) */
@@ -46,7 +48,7 @@ struct pmig {                     /* a move between prepare and its result */
 	uint64_t mig;
 	char from[REG_NAME_MAX], to[REG_NAME_MAX];
 	char to_addr[128];
-	char token[TOKEN_HEX * 2 + 1];
+	char token[REG_TOKEN_HEX + 1];
 	struct pmig *next;
 };
 
@@ -57,6 +59,7 @@ struct net_req {                  /* hook -> loop, owned by the queue */
 	uint64_t mig;
 	char from[REG_NAME_MAX], to[REG_NAME_MAX];
 	char to_addr[128];
+	char token[REG_TOKEN_HEX + 1];
 	char reason[256];
 	struct net_req *next;
 };
@@ -188,6 +191,41 @@ static void send_or_warn(struct peer *p, const struct msg *m)
 		log_warnx("%s: cannot send %s", p->host, msg_type(m));
 }
 
+/* Tell the peer why it is going (`bye reason=WHY [detail=TEXT]`) and end
+ * the connection once that is written. */
+static void say_bye(struct peer *p, const char *why, const char *detail)
+{
+	struct msg *m = msg_new("bye");
+
+	p->refused = 1;
+	if (m && msg_set(m, "reason", why) == 0 &&
+	    (!detail || msg_set(m, "detail", detail) == 0))
+		send_or_warn(p, m);
+	msg_free(m);
+	conn_close_flush(p->c, BYE_FLUSH_MS);
+}
+
+/* Node restriction: a peer said something it may not say.  It goes, with
+ * an agent-refused event, and nothing more it sent counts. */
+static void peer_refuse(struct peer *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void peer_refuse(struct peer *p, const char *fmt, ...)
+{
+	char why[512], q[600];
+	va_list ap;
+
+	if (p->refused || !p->c)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_warnx("%s%s%s: refused: %s", conn_peer(p->c), p->host[0] ? " " : "",
+		  p->host, why);
+	reg_event(p->n->reg, "agent-refused", "host=%s peer=%s reason=%s",
+		  p->host[0] ? p->host : "-", conn_peer(p->c), reg_qv(q, sizeof(q), why));
+	say_bye(p, "refused", why);
+}
+
 /* ---- registry -> agent ------------------------------------------------------ */
 
 /* ruleset f.FILE=TEXT ... from a snapshot; NULL on no memory. */
@@ -246,7 +284,7 @@ static int need_keys(struct peer *p, const struct msg *m, const char *const *key
 			char why[128];
 
 			snprintf(why, sizeof(why), "%s without %s", msg_type(m), *keys);
-			peer_drop(p, why);
+			peer_refuse(p, "%s", why);
 			return -1;
 		}
 	return 0;
@@ -259,15 +297,21 @@ static void claim_host(struct fs_net *n, struct peer *p, const char *name)
 	struct peer *old = peer_of(n, name);
 
 	if (old && old != p) {
-		log_info("%s: replaces the older connection of %s",
-			 conn_peer(p->c), name);
-		conn_close(old->c);
-		old->c = NULL;
+		/* p proved host `name`'s credential (on_hello checked): the
+		 * older connection goes, told why, so that it does not come
+		 * back to take the host again. */
+		log_info("%s: replaces the older connection of %s (%s)",
+			 conn_peer(p->c), name, old->c ? conn_peer(old->c) : "?");
+		reg_event(n->reg, "agent-replaced", "host=%s old=%s new=%s", name,
+			  old->c ? conn_peer(old->c) : "-", conn_peer(p->c));
 		pthread_mutex_lock(&n->mu);
 		table_remove(n, old);
 		pthread_mutex_unlock(&n->mu);
 		old->host[0] = '\0';     /* not "disconnected": p holds it */
-		peer_free(old);
+		if (old->c)
+			say_bye(old, "replaced", "another agent proved this host's credential");
+		else
+			peer_free(old);
 	}
 	if (old == p)
 		return;
@@ -289,11 +333,28 @@ static void on_hello(struct peer *p, const struct msg *m)
 	double interval;
 	int rc;
 
+	const char *cred = conn_auth_host(p->c);
+
 	if (need_keys(p, m, req) < 0)
 		return;
-	if (!reg_name_ok(name) || (p->host[0] && strcmp(p->host, name) != 0) ||
-	    msg_get_num(m, "interval", &interval) < 0 || !(interval > 0)) {
-		peer_drop(p, "hello with a bad name or interval");
+	if (!reg_host_name_ok(name)) {
+		peer_refuse(p, "hello for '%.80s': a host name is 1-63 characters of "
+			    "A-Z a-z 0-9 . _ - (not starting with . or -)", name);
+		return;
+	}
+	if (cred && strcmp(cred, name) != 0) {
+		peer_refuse(p, "hello for host %s from a connection that proved host %s's key",
+			    name, cred);
+		return;
+	}
+	if (p->host[0] && strcmp(p->host, name) != 0) {
+		peer_refuse(p, "hello for host %s on a connection of host %s", name, p->host);
+		return;
+	}
+	if (msg_get_num(m, "interval", &interval) < 0 ||
+	    !(interval >= REG_INTERVAL_MIN && interval <= REG_INTERVAL_MAX)) {
+		peer_refuse(p, "hello with interval %.40s (must be %g-%g seconds)",
+			    msg_get(m, "interval"), REG_INTERVAL_MIN, REG_INTERVAL_MAX);
 		return;
 	}
 	kv = calloc(cnt, sizeof(*kv));
@@ -306,8 +367,12 @@ static void on_hello(struct peer *p, const struct msg *m)
 			kv[k++] = (struct reg_kv){ msg_key(m, i), msg_val(m, i) };
 	rc = reg_host_hello(p->n->reg, name, kv, k, interval);
 	free(kv);
+	if (rc == -ENOSPC) {
+		peer_refuse(p, "the registry holds %d hosts already", REG_HOSTS_MAX);
+		return;
+	}
 	if (rc < 0) {
-		peer_drop(p, "hello refused by the registry");
+		peer_refuse(p, "hello refused by the registry: %s", strerror(-rc));
 		return;
 	}
 	claim_host(p->n, p, name);
@@ -353,10 +418,15 @@ static void on_update(struct peer *p, const struct msg *m)
 		goto out;
 	state = rs_state_parse(msg_get(m, "state"));
 	if (!p->host[0] || state < RS_FREE || state > RS_OVERLOADED) {
-		peer_drop(p, p->host[0] ? "update with a bad state" : "update before hello");
+		peer_refuse(p, "%s", p->host[0] ? "update with a bad state" : "update before hello");
 		goto out;
 	}
-	msg_get_num(m, "interval", &interval);
+	if (msg_get_num(m, "interval", &interval) == 0 &&
+	    !(interval >= REG_INTERVAL_MIN && interval <= REG_INTERVAL_MAX)) {
+		peer_refuse(p, "update with interval %.40s (must be %g-%g seconds)",
+			    msg_get(m, "interval"), REG_INTERVAL_MIN, REG_INTERVAL_MAX);
+		goto out;
+	}
 	for (size_t i = 0; i < cnt; i++) {
 		const char *k = msg_key(m, i), *v = msg_val(m, i);
 
@@ -434,7 +504,7 @@ static void on_job_register(struct peer *p, const struct msg *m)
 	if (!p->host[0] || msg_get_num(m, "pid", &pid) < 0 ||
 	    msg_get_num(m, "uid", &uid) < 0 || msg_get_num(m, "argc", &argc) < 0 ||
 	    argc < 0 || argc > ARGC_MAX || !(argv = calloc((size_t)argc + 1, sizeof(*argv)))) {
-		peer_drop(p, "bad job_register");
+		peer_refuse(p, "bad job_register");
 		return;
 	}
 	for (int i = 0; i < (int)argc; i++) {
@@ -450,8 +520,11 @@ static void on_job_register(struct peer *p, const struct msg *m)
 	pi.schema = msg_get(m, "schema");
 	if (msg_get_num(m, "start", &v) == 0)
 		pi.start_wall = v;
-	if (msg_get_num(m, "job", &v) == 0 && v >= 1)
+	if (msg_get_num(m, "job", &v) == 0 && v >= 1 && v <= INT32_MAX)
 		pi.job = (int)v;
+	if (msg_get_num(m, "mig", &v) == 0 && v >= 1)
+		pi.mig = (uint64_t)v;
+	pi.token = msg_get(m, "token");
 	job = reg_proc_register(p->n->reg, p->host, &pi);
 	free(argv);
 	if (job < 0) {
@@ -469,7 +542,12 @@ static void on_job_status(struct peer *p, const struct msg *m)
 	double code = 0;
 
 	if (!st || job < 0) {
-		peer_drop(p, "job_status without a known job or status");
+		peer_refuse(p, "job_status without a known job or status");
+		return;
+	}
+	if (!reg_job_on_host(p->n->reg, job, p->host)) {
+		peer_refuse(p, "job_status for job %d, which does not run on %s",
+			    job, p->host);
 		return;
 	}
 	msg_get_num(m, "code", &code);
@@ -499,11 +577,42 @@ static int mig_ids(const struct msg *m, int *job, uint64_t *mig)
 	double j, g;
 
 	if (msg_get_num(m, "job", &j) < 0 || msg_get_num(m, "mig", &g) < 0 ||
-	    j < 1 || g < 1)
+	    j < 1 || j > INT32_MAX || g < 1)
 		return -1;
 	*job = (int)j;
 	*mig = (uint64_t)g;
 	return 0;
+}
+
+/* Node restriction for mig_*: p must be the source ('s') or destination
+ * ('d') of the move in flight and carry its token.  1 go on; 0 drop the
+ * message (a move already over: a late message, not a lie); -1 refused. */
+static int move_of(struct peer *p, const struct msg *m, const char *roles,
+		   int *job, uint64_t *mig)
+{
+	int rc = -EPERM;
+
+	if (mig_ids(m, job, mig) < 0) {
+		peer_refuse(p, "%s without a job and mig", msg_type(m));
+		return -1;
+	}
+	for (const char *r = roles; *r; r++) {
+		rc = reg_move_check(p->n->reg, *job, *mig, p->host, *r,
+				    msg_get(m, "token"));
+		if (rc != -EPERM)
+			break;
+	}
+	if (rc == -ESRCH)
+		return 0;
+	if (rc < 0) {
+		peer_refuse(p, "%s for job %d mig %llu: %s is not its %s or the "
+			    "token is wrong", msg_type(m), *job,
+			    (unsigned long long)*mig, p->host,
+			    strcmp(roles, "d") == 0 ? "destination" :
+			    strcmp(roles, "s") == 0 ? "source" : "source or destination");
+		return -1;
+	}
+	return 1;
 }
 
 /* Destination ready: tell the source where to send the state. */
@@ -516,8 +625,10 @@ static void on_mig_ready(struct peer *p, const struct msg *m)
 	uint64_t mig;
 	int job;
 
-	if (mig_ids(m, &job, &mig) < 0 || !port) {
-		peer_drop(p, "bad mig_ready");
+	if (move_of(p, m, "d", &job, &mig) <= 0)
+		return;
+	if (!port) {
+		peer_refuse(p, "mig_ready without a port");
 		return;
 	}
 	if (!(x = pmig_find(p->n, job, mig, 0)))
@@ -545,8 +656,10 @@ static void on_mig_progress(struct peer *p, const struct msg *m)
 	double t = 0;
 	int job;
 
-	if (mig_ids(m, &job, &mig) < 0 || !phase) {
-		peer_drop(p, "bad mig_progress");
+	if (move_of(p, m, "s", &job, &mig) <= 0)
+		return;
+	if (!phase) {
+		peer_refuse(p, "mig_progress without a phase");
 		return;
 	}
 	msg_get_num(m, "t", &t);
@@ -560,10 +673,13 @@ static void on_mig_result(struct peer *p, const struct msg *m)
 	uint64_t mig;
 	int job;
 
-	if (mig_ids(m, &job, &mig) < 0 || msg_get_num(m, "ok", &ok) < 0) {
-		peer_drop(p, "bad mig_result");
+	if (msg_get_num(m, "ok", &ok) < 0 || (ok != 0 && ok != 1)) {
+		peer_refuse(p, "mig_result without ok=0|1");
 		return;
 	}
+	/* success is the source's to report; either side can fail a move */
+	if (move_of(p, m, ok == 1 ? "s" : "sd", &job, &mig) <= 0)
+		return;
 	msg_get_num(m, "poll_s", &t.poll_s);
 	msg_get_num(m, "connect_s", &t.connect_s);
 	msg_get_num(m, "transfer_s", &t.transfer_s);
@@ -605,13 +721,15 @@ static void on_msg(struct conn *c, struct msg *m, void *arg)
 	const struct handler *h = bsearch(msg_type(m), handlers, ARRAY_SIZE(handlers),
 					  sizeof(handlers[0]), handler_cmp);
 
-	if (!h) {
+	if (p->refused) {
+		/* said bye: the rest of what it sent does not count */
+	} else if (!h) {
 		char why[MSG_WORD_MAX + 32];
 
 		snprintf(why, sizeof(why), "unknown message '%s'", msg_type(m));
-		peer_drop(p, why);
+		peer_refuse(p, "%s", why);
 	} else if (!p->host[0] && strcmp(h->type, "hello") != 0) {
-		peer_drop(p, "message before hello");
+		peer_refuse(p, "message before hello");
 	} else {
 		h->fn(p, m);
 	}
@@ -639,7 +757,7 @@ static void on_accept(struct conn_listener *l, evutil_socket_t fd,
 		return;
 	}
 	p->n = n;
-	p->c = conn_new(n->base, fd, CONN_REGISTRY, n->key, on_msg, on_close, p);
+	p->c = conn_accept(l, fd, on_msg, on_close, p);
 	if (!p->c) {
 		log_warnx("%s: cannot set up the connection", peer);
 		free(p);
@@ -700,6 +818,7 @@ static int hook_migrate(void *ctx, const struct reg_migrate_req *rq)
 	snprintf(r->from, sizeof(r->from), "%s", rq->from);
 	snprintf(r->to, sizeof(r->to), "%s", rq->to);
 	snprintf(r->to_addr, sizeof(r->to_addr), "%s", rq->to_addr);
+	snprintf(r->token, sizeof(r->token), "%s", rq->token ? rq->token : "");
 	queue_req(n, r);
 	return 0;
 }
@@ -741,6 +860,8 @@ static struct msg *prepare_msg(struct fs_net *n, const struct pmig *x)
 			msg_set(m, key, j->argv[i]);
 		}
 		msg_setf(m, "uid", "%u", (unsigned)j->uid);
+		if (j->uid == 0)      /* only when sched/allow_root let it move */
+			msg_set(m, "allow_root", "1");
 		if (j->schema)        /* the destination picks its arch's binary */
 			msg_set(m, "schema", j->schema);
 	}
@@ -755,7 +876,6 @@ static struct msg *prepare_msg(struct fs_net *n, const struct pmig *x)
 static void start_move(struct fs_net *n, const struct net_req *r)
 {
 	struct pmig *x = calloc(1, sizeof(*x));
-	unsigned char tok[TOKEN_HEX];
 	struct peer *dst = peer_of(n, r->to);
 	struct msg *m;
 
@@ -767,8 +887,7 @@ static void start_move(struct fs_net *n, const struct net_req *r)
 	snprintf(x->from, sizeof(x->from), "%s", r->from);
 	snprintf(x->to, sizeof(x->to), "%s", r->to);
 	snprintf(x->to_addr, sizeof(x->to_addr), "%s", r->to_addr);
-	randombytes_buf(tok, sizeof(tok));
-	sodium_bin2hex(x->token, sizeof(x->token), tok, sizeof(tok));
+	snprintf(x->token, sizeof(x->token), "%s", r->token);
 	m = prepare_msg(n, x);
 	if (!dst || !m) {
 		reg_migration_result(n->reg, r->job, r->mig, 0,
@@ -873,6 +992,15 @@ static int net_setup(struct fs_net *n, const struct fs_config *cfg, char *err)
 		snprintf(err, REG_ERR_LEN, "%s", e);
 		return -1;
 	}
+	if (n->key && n->key->host[0]) {
+		snprintf(err, REG_ERR_LEN, "%s is host %s's key; the registry takes the "
+			 "cluster key (resched-key new)", cfg->key_file, n->key->host);
+		return -1;
+	}
+	if (cfg->shared_key && !n->key) {
+		snprintf(err, REG_ERR_LEN, "--shared-key needs --key FILE (the cluster key)");
+		return -1;
+	}
 	n->base = event_base_new();
 	n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!n->base || n->wake_fd < 0 ||
@@ -887,6 +1015,7 @@ static int net_setup(struct fs_net *n, const struct fs_config *cfg, char *err)
 		snprintf(err, REG_ERR_LEN, "%s", e);
 		return -1;
 	}
+	conn_listener_set_shared_key(n->lst, cfg->shared_key);
 	return 0;
 }
 
@@ -947,7 +1076,9 @@ int fs_net_start(struct registry *r, const struct fs_config *cfg, char *err)
 				    .migrate = hook_migrate, .abort = hook_abort };
 	reg_set_net_hooks(r, &h);
 	log_info("listening for agents on %s%s", cfg->listen ? cfg->listen : FS_DEFAULT_LISTEN,
-		 n->key ? " (key required)" : " (loopback only, no key)");
+		 !n->key ? " (no key: root of this machine only)" :
+		 cfg->shared_key ? " (host keys, or the cluster key itself: --shared-key)" :
+		 " (host keys required)");
 	return 0;
 }
 

@@ -142,7 +142,8 @@ struct sched_cand {
 };
 
 /* What was found about one job of the source host. */
-enum note_v { JN_TRIED, JN_NOT_TRIED, JN_YOUNG, JN_COOLDOWN };
+enum note_v { JN_TRIED, JN_NOT_TRIED, JN_YOUNG, JN_COOLDOWN,
+	      JN_ROOT };                   /* uid 0 and sched/allow_root 0 */
 struct sched_note {
 	int job;
 	int v;                        /* enum note_v */
@@ -633,6 +634,10 @@ static void note_job(struct sched_pass *p, struct sched_dec *d,
 	nt = &d->notes[d->nnotes++];
 	*nt = (struct sched_note){ j->id, JN_NOT_TRIED, select_key(p, j), 0,
 				   NULL, 0, 0, -1 };
+	if (j->uid == 0 && !p->cfg.allow_root) {
+		nt->v = JN_ROOT;          /* not even a drain moves it */
+		return;
+	}
 	if (d->trig == TRIG_DRAIN)
 		return;
 	if (sj && sj->moved_at >= 0 && p->now - sj->moved_at < p->cfg.cooldown) {
@@ -740,6 +745,9 @@ static void dec_stays(struct sched_dec *d, size_t tried)
 {
 	if (d->nnotes == 0)
 		dec_none(d, 0, "no running job on %s", d->host);
+	else if (tried == 0 && d->notes[0].v == JN_ROOT)
+		dec_none(d, d->notes[0].job, "no job may move: job %d runs as root "
+			 "(sched/allow_root is 0)", d->notes[0].job);
 	else if (tried == 0 && d->notes[0].v == JN_COOLDOWN)
 		dec_none(d, d->notes[0].job, "no job may move: job %d in cooldown "
 			 "(moved %.0fs ago)", d->notes[0].job, d->notes[0].a);
@@ -987,6 +995,10 @@ static void fmt_note(struct sbuf *b, struct sched_pass *p,
 	if (!j)
 		return;
 	sb_add(b, "  job %d: ", nt->job);
+	if (nt->v == JN_ROOT) {
+		sb_add(b, "runs as root: moves only with sched/allow_root 1\n");
+		return;
+	}
 	if (nt->v == JN_COOLDOWN || nt->v == JN_YOUNG) {
 		fmt_secs(s1, sizeof(s1), nt->a);
 		fmt_secs(s2, sizeof(s2), nt->v == JN_COOLDOWN ? p->cfg.cooldown
@@ -1153,6 +1165,8 @@ static void fmt_head(struct sbuf *b, struct sched_pass *p,
 		sb_add(b, "stays: fits nowhere\n");
 	else if (nt->v == JN_COOLDOWN || nt->v == JN_YOUNG)
 		sb_add(b, "stays: may not move yet\n");
+	else if (nt->v == JN_ROOT)
+		sb_add(b, "stays: runs as root and sched/allow_root is 0\n");
 	else
 		sb_add(b, "stays: not selected\n");
 	if (d->issue_err[0] && d->job == nt->job)

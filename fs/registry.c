@@ -7,9 +7,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <sodium.h>
+
+#include "common/auth.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
@@ -91,6 +97,12 @@ static int reg_rules_adopt(struct registry *r, const char *dir, char *err);
 static int reg_rules_load(struct registry *r, char *err);
 static void reg_rules_free_all(struct registry *r);
 static void reg_job_free(struct reg_job *j);
+static void persist_job_locked(struct registry *r, const struct reg_job *j);
+static void forget_job_record_locked(struct registry *r, int id);
+static void jobs_load(struct registry *r);
+static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
+			      int err_no, const char *reason,
+			      const struct reg_mig_timings *t);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -261,6 +273,7 @@ static int load_state(struct registry *r, const struct reg_config *cfg,
 			return -1;
 		if (reg_persist_load(r, err) < 0)
 			return -1;
+		jobs_load(r);
 	}
 	if (fresh && reg_rules_seed(r, cfg->default_rules, err) < 0)
 		return -1;
@@ -631,16 +644,32 @@ static void host_revive_locked(struct registry *r, struct reg_host *h)
 	}
 }
 
+int reg_host_name_ok(const char *name)
+{
+	return auth_host_name_ok(name);
+}
+
+static int interval_ok(double interval)
+{
+	return interval >= REG_INTERVAL_MIN && interval <= REG_INTERVAL_MAX;
+}
+
 int reg_host_hello(struct registry *r, const char *name,
 		   const struct reg_kv *info, size_t ninfo, double interval)
 {
 	struct reg_host *h;
 	int before, rc, is_new = 0;
 
-	if (!reg_name_ok(name))
+	if (!reg_host_name_ok(name))
 		return -EINVAL;
+	if (!interval_ok(interval))
+		return -ERANGE;
 	pthread_mutex_lock(&r->mu);
 	h = reg_host_find_locked(r, name);
+	if (!h && r->nhosts >= REG_HOSTS_MAX) {
+		pthread_mutex_unlock(&r->mu);
+		return -ENOSPC;
+	}
 	if (!h) {
 		h = host_add_locked(r, name);
 		is_new = 1;
@@ -651,10 +680,7 @@ int reg_host_hello(struct registry *r, const char *name,
 	}
 	before = is_new ? h->state : reg_host_state_locked(h);
 	rc = replace_info(h, info, ninfo);
-	if (interval > 0)
-		h->interval = interval;
-	else if (h->interval <= 0)
-		h->interval = 5;
+	h->interval = interval;
 	h->last_update = util_now_s();
 	if (is_new) {
 		reg_event_locked(r, "host-joined", "host=%s interval=%g", name,
@@ -680,6 +706,8 @@ int reg_host_update(struct registry *r, const char *name,
 
 	if (state < RS_FREE || state > RS_OVERLOADED)
 		return -EINVAL;
+	if (interval > 0 && !interval_ok(interval))
+		return -ERANGE;
 	pthread_mutex_lock(&r->mu);
 	h = reg_host_find_locked(r, name);
 	if (!h) {
@@ -1144,12 +1172,12 @@ static void job_set_argv(struct reg_job *j, const struct reg_proc_info *p)
 	j->argc = p->argc;
 }
 
+/* The uid is set by the job's first registration only (fresh job). */
 static void job_fill(struct reg_job *j, const char *host,
 		     const struct reg_proc_info *p)
 {
 	snprintf(j->host, sizeof(j->host), "%s", host);
 	j->pid = p->pid;
-	j->uid = p->uid;
 	if (p->prog) {
 		free(j->prog);
 		j->prog = strdup(p->prog);
@@ -1192,6 +1220,16 @@ static void job_reregister_locked(struct registry *r, struct reg_job *j,
 {
 	int moved = strcmp(j->host, host) != 0;
 
+	if (p->uid != j->uid)
+		reg_event_locked(r, "job-uid-kept", "job=%d host=%s uid=%u said=%u",
+				 j->id, host, (unsigned)j->uid, (unsigned)p->uid);
+	if (j->mig && !j->mig_done && j->mig_recovered && moved &&
+	    strcmp(j->mig_to, host) == 0) {
+		/* the registry stopped mid-move; the successor settles it */
+		struct reg_mig_timings t = { 0, 0, 0, 0, 0 };
+
+		mig_finish_locked(r, j, 1, 0, "recovered", &t);
+	}
 	job_fill(j, host, p);
 	if (moved)
 		reg_change_locked(r, REG_JOB_HOST, host, j->id);
@@ -1199,6 +1237,58 @@ static void job_reregister_locked(struct registry *r, struct reg_job *j,
 			 j->id, host, (int)p->pid);
 	if (j->status != JOB_MIGRATING)
 		reg_job_set_status_locked(r, j, JOB_RUNNING, -1);
+	persist_job_locked(r, j);
+}
+
+static int token_eq(const char *a, const char *b)
+{
+	return a && b && strlen(a) == REG_TOKEN_HEX && strlen(b) == REG_TOKEN_HEX &&
+	       sodium_memcmp(a, b, REG_TOKEN_HEX) == 0;
+}
+
+/* Is p's claim of job id p->job from `host` honoured (see registry.h)? */
+static int claim_ok_locked(struct registry *r, const char *host,
+			   const struct reg_proc_info *p)
+{
+	struct reg_job *j = reg_job_locked(r, p->job);
+
+	if (!j)
+		return 0;
+	if (strcmp(j->host, host) == 0)
+		return 1;                 /* its own host announces it again */
+	return j->mig && !j->mig_done && strcmp(j->mig_to, host) == 0 &&
+	       p->mig == j->mig && token_eq(p->token, j->mig_token);
+}
+
+int reg_move_check(struct registry *r, int job, uint64_t mig,
+		   const char *host, char role, const char *token)
+{
+	struct reg_job *j;
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	j = reg_job_locked(r, job);
+	if (!j || j->mig != mig || j->mig_done)
+		rc = -ESRCH;
+	else if (strcmp(role == 's' ? j->mig_from : j->mig_to, host) != 0 ||
+		 !token_eq(token, j->mig_token))
+		rc = -EPERM;
+	else
+		rc = 0;
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int reg_job_on_host(struct registry *r, int job, const char *host)
+{
+	struct reg_job *j;
+	int on;
+
+	pthread_mutex_lock(&r->mu);
+	j = reg_job_locked(r, job);
+	on = j && strcmp(j->host, host) == 0;
+	pthread_mutex_unlock(&r->mu);
+	return on;
 }
 
 int reg_proc_register(struct registry *r, const char *host,
@@ -1213,7 +1303,12 @@ int reg_proc_register(struct registry *r, const char *host,
 		pthread_mutex_unlock(&r->mu);
 		return -ENOENT;
 	}
-	id = p->job > 0 ? p->job : r->next_job;
+	id = r->next_job;
+	if (p->job > 0 && claim_ok_locked(r, host, p))
+		id = p->job;
+	else if (p->job > 0)
+		reg_event_locked(r, "job-id-refused", "host=%s job=%d pid=%d",
+				 host, p->job, (int)p->pid);
 	fresh = !reg_job_locked(r, id);
 	j = job_slot_locked(r, id);
 	if (!j) {
@@ -1230,9 +1325,11 @@ int reg_proc_register(struct registry *r, const char *host,
 		return id;
 	}
 	job_fill(j, host, p);
+	j->uid = p->uid;
 	j->registered = util_now_s();
 	j->status = JOB_RUNNING;
 	history_load_locked(r, j);
+	persist_job_locked(r, j);
 	reg_event_locked(r, "job-registered", "job=%d host=%s pid=%d uid=%u prog=%s",
 			 id, host, (int)p->pid, (unsigned)p->uid,
 			 reg_qv(q, sizeof(q), p->prog ? p->prog : "?"));
@@ -1254,6 +1351,8 @@ int reg_proc_update(struct registry *r, int job, int status, int code)
 		return -ENOENT;
 	}
 	reg_job_set_status_locked(r, j, status, status == JOB_RUNNING ? -1 : code);
+	if (status != JOB_RUNNING)
+		forget_job_record_locked(r, job);
 	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
@@ -1357,6 +1456,9 @@ static void mig_history_locked(struct registry *r, struct reg_job *j,
 			 ts, j->mig_from, j->mig_to,
 			 util_now_s() - j->mig_started,
 			 reg_qv(q, sizeof(q), reason));
+	if (ok && j->mig_recovered)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 " recovered=1");
 	history_add(j, strdup(line));
 	persist_history_locked(r, j);
 }
@@ -1373,6 +1475,7 @@ static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
 	j->mig_errno = ok ? 0 : (err_no ? err_no : EIO);
 	reg_format_time(util_wall_s(), ts, sizeof(ts));
 	mig_history_locked(r, j, ok, reason, t);
+	j->mig_recovered = 0;
 	if (ok) {
 		set_result(j, "%s ok from=%s to=%s secs=%.3f", ts, j->mig_from,
 			   j->mig_to, secs);
@@ -1398,6 +1501,7 @@ static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
 		if (j->status == JOB_MIGRATING)
 			reg_job_set_status_locked(r, j, JOB_RUNNING, -1);
 	}
+	persist_job_locked(r, j);
 	pthread_cond_broadcast(&r->cv);
 }
 
@@ -1446,6 +1550,10 @@ static int mig_check_locked(struct registry *r, struct reg_job *j,
 		set_err(err, "uid %u may not move job %d", (unsigned)uid, j->id);
 		return -EACCES;
 	}
+	if (j->uid == 0 && !r->sched.allow_root) {
+		set_err(err, "job %d runs as root and sched/allow_root is 0", j->id);
+		return -EPERM;
+	}
 	if (j->status == JOB_MIGRATING) {
 		set_err(err, "job %d is already migrating", j->id);
 		return -EBUSY;
@@ -1474,7 +1582,7 @@ static int mig_check_locked(struct registry *r, struct reg_job *j,
 /* Start the move under the lock; fills req (strings point into bufs). */
 static void mig_begin_locked(struct registry *r, struct reg_job *j,
 			     const char *to, uid_t uid, const char *by,
-			     struct reg_migrate_req *req, char bufs[4][256])
+			     struct reg_migrate_req *req, char bufs[5][256])
 {
 	struct reg_host *s = reg_host_find_locked(r, j->host);
 	struct reg_host *d = reg_host_find_locked(r, to);
@@ -1482,9 +1590,15 @@ static void mig_begin_locked(struct registry *r, struct reg_job *j,
 	const char *da = d ? reg_host_info_locked(d, "addr") : NULL;
 	char ts[40];
 
+	unsigned char tok[REG_TOKEN_HEX / 2];
+
 	j->mig = r->next_mig++;
 	j->mig_done = 0;
 	j->mig_errno = 0;
+	j->mig_recovered = 0;
+	randombytes_buf(tok, sizeof(tok));
+	sodium_bin2hex(j->mig_token, sizeof(j->mig_token), tok, sizeof(tok));
+	sodium_memzero(tok, sizeof(tok));
 	j->mig_started = util_now_s();
 	j->mig_wall = util_wall_s();
 	snprintf(j->mig_from, sizeof(j->mig_from), "%s", j->host);
@@ -1500,8 +1614,10 @@ static void mig_begin_locked(struct registry *r, struct reg_job *j,
 	snprintf(bufs[1], 256, "%s", to);
 	snprintf(bufs[2], 256, "%s", sa ? sa : "");
 	snprintf(bufs[3], 256, "%s", da ? da : "");
+	snprintf(bufs[4], 256, "%s", j->mig_token);
 	*req = (struct reg_migrate_req){ j->id, j->mig, bufs[0], bufs[1],
-					 bufs[2], bufs[3] };
+					 bufs[2], bufs[3], bufs[4] };
+	persist_job_locked(r, j);
 }
 
 /* Wait for move `mig` of j; lock held.  0 or -errno. */
@@ -1541,7 +1657,7 @@ int reg_migrate_request(struct registry *r, int job, const char *to,
 	struct reg_migrate_req req;
 	struct reg_net_hooks h;
 	struct reg_job *j;
-	char bufs[4][256], e[REG_ERR_LEN], q[REG_ERR_LEN + 8];
+	char bufs[5][256], e[REG_ERR_LEN], q[REG_ERR_LEN + 8];
 	uint64_t mig;
 	int rc;
 
@@ -2199,6 +2315,176 @@ int reg_policy_write(struct registry *r, const char *text, size_t len,
 }
 
 /* ---- persistence --------------------------------------------------------- */
+
+/*
+ * DIR/jobs/ID: one msg line per live job — where it runs, whose it is and
+ * the move in flight with its token — so that after a restart the job's
+ * own host (and a successor of that move) can claim the id again.  A
+ * finished job's record is removed.
+ */
+static struct msg *job_record(const struct reg_job *j)
+{
+	struct msg *m = msg_new("job");
+	char key[32];
+	int bad = !m;
+
+	if (m) {
+		bad |= msg_setf(m, "id", "%d", j->id) < 0;
+		bad |= msg_set(m, "host", j->host) < 0;
+		bad |= msg_setf(m, "uid", "%u", (unsigned)j->uid) < 0;
+		bad |= msg_setf(m, "pid", "%d", (int)j->pid) < 0;
+		bad |= msg_set(m, "prog", j->prog ? j->prog : "") < 0;
+		bad |= msg_set(m, "cwd", j->cwd ? j->cwd : "") < 0;
+		bad |= msg_setf(m, "start", "%.0f", j->start_wall) < 0;
+		bad |= msg_setf(m, "argc", "%d", j->argc) < 0;
+		for (int i = 0; i < j->argc && !bad; i++) {
+			snprintf(key, sizeof(key), "arg%d", i);
+			bad |= msg_set(m, key, j->argv[i]) < 0;
+		}
+		if (j->mig && !j->mig_done) {
+			bad |= msg_setf(m, "mig", "%llu", (unsigned long long)j->mig) < 0;
+			bad |= msg_set(m, "from", j->mig_from) < 0;
+			bad |= msg_set(m, "to", j->mig_to) < 0;
+			bad |= msg_set(m, "token", j->mig_token) < 0;
+			bad |= msg_setf(m, "wall", "%.3f", j->mig_wall) < 0;
+		}
+	}
+	if (bad) {
+		msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void persist_job_locked(struct registry *r, const struct reg_job *j)
+{
+	char rel[64], err[REG_ERR_LEN];
+	struct msg *m;
+	size_t len;
+	char *line;
+
+	if (!r->state_dir)
+		return;
+	if (!(m = job_record(j)) || !(line = msg_encode(m, &len))) {
+		log_warnx("state: job %d: cannot encode its record", j->id);
+		msg_free(m);
+		return;
+	}
+	msg_free(m);
+	snprintf(rel, sizeof(rel), "jobs/%d", j->id);
+	if (fs_state_write(r->state_dir, rel, line, len, err) < 0)
+		log_warnx("%s", err);
+	free(line);
+}
+
+static void forget_job_record_locked(struct registry *r, int id)
+{
+	char p[4096];
+
+	if (!r->state_dir)
+		return;
+	snprintf(p, sizeof(p), "%s/jobs/%d", r->state_dir, id);
+	if (unlink(p) < 0 && errno != ENOENT)
+		log_warnx("state: %s: %s", p, strerror(errno));
+}
+
+/* One record back: the job is `lost` until its host announces it again. */
+static void job_from_record(struct registry *r, int id, const struct msg *m)
+{
+	const char *host = msg_get(m, "host"), *tok = msg_get(m, "token");
+	const char **argv = NULL;
+	struct reg_proc_info pi = { 0 };
+	double uid, pid = 0, argc = 0, v;
+	struct reg_job *j;
+	char key[32];
+
+	if (!host || !reg_host_name_ok(host) || msg_get_num(m, "uid", &uid) < 0 ||
+	    uid < 0 || uid > 4294967295.0) {
+		log_warnx("state: jobs/%d: not a job record; ignored", id);
+		return;
+	}
+	msg_get_num(m, "pid", &pid);
+	if (msg_get_num(m, "argc", &argc) < 0 || argc < 0 || argc > 1024)
+		argc = 0;
+	if (argc > 0 && !(argv = calloc((size_t)argc + 1, sizeof(*argv))))
+		return;
+	for (int i = 0; i < (int)argc; i++) {
+		snprintf(key, sizeof(key), "arg%d", i);
+		argv[i] = msg_get(m, key) ? msg_get(m, key) : "";
+	}
+	pi.pid = (pid_t)pid;
+	pi.prog = msg_get(m, "prog");
+	pi.cwd = msg_get(m, "cwd");
+	pi.argv = argv;
+	pi.argc = (int)argc;
+	if (msg_get_num(m, "start", &v) == 0)
+		pi.start_wall = v;
+	j = job_slot_locked(r, id);
+	if (!j) {
+		free(argv);
+		return;
+	}
+	job_fill(j, host, &pi);
+	free(argv);
+	j->uid = (uid_t)uid;
+	j->registered = util_now_s();
+	j->prev_status = JOB_RUNNING;
+	j->status = JOB_LOST;
+	history_load_locked(r, j);
+	if (msg_get_num(m, "mig", &v) == 0 && v >= 1 && tok &&
+	    strlen(tok) == REG_TOKEN_HEX && msg_get(m, "from") && msg_get(m, "to")) {
+		j->mig = (uint64_t)v;
+		j->mig_done = 0;
+		j->mig_recovered = 1;
+		j->mig_started = util_now_s();   /* the timeout runs from now */
+		j->mig_wall = msg_get_num(m, "wall", &v) == 0 ? v : util_wall_s();
+		snprintf(j->mig_from, sizeof(j->mig_from), "%s", msg_get(m, "from"));
+		snprintf(j->mig_to, sizeof(j->mig_to), "%s", msg_get(m, "to"));
+		snprintf(j->mig_token, sizeof(j->mig_token), "%s", tok);
+		if (j->mig >= r->next_mig)
+			r->next_mig = j->mig + 1;
+	}
+	if (id >= r->next_job)
+		r->next_job = id + 1;
+}
+
+static void jobs_load(struct registry *r)
+{
+	char d[4096], rel[300], err[REG_ERR_LEN];
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(d, sizeof(d), "%s/jobs", r->state_dir);
+	if (mkdir(d, 0700) < 0 && errno != EEXIST) {
+		log_warnx("state: mkdir %s: %s", d, strerror(errno));
+		return;
+	}
+	if (!(dir = opendir(d)))
+		return;
+	while ((e = readdir(dir))) {
+		char *end, *text;
+		long id = strtol(e->d_name, &end, 10);
+		struct msg *m;
+		size_t len;
+		int missing;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || *end || id > INT32_MAX)
+			continue;           /* ., .., temporary files */
+		snprintf(rel, sizeof(rel), "jobs/%s", e->d_name);
+		if (!(text = fs_state_read(r->state_dir, rel, &len, &missing, err)))
+			continue;
+		while (len && text[len - 1] == '\n')
+			len--;
+		m = msg_decode(text, len, err, sizeof(err));
+		if (m && strcmp(msg_type(m), "job") == 0)
+			job_from_record(r, (int)id, m);
+		else
+			log_warnx("state: %s: %s; ignored", rel, m ? "not a job record" : err);
+		msg_free(m);
+		free(text);
+	}
+	closedir(dir);
+}
 
 static void reg_persist_sched_locked(struct registry *r)
 {

@@ -31,6 +31,10 @@
 #define REG_LEASE_INTERVALS 3     /* silent this many intervals -> unavailable */
 #define REG_HISTORY_MAX 64        /* history lines kept per job */
 #define REG_DECISIONS_MAX 1000    /* lines kept in sched/decisions */
+#define REG_HOSTS_MAX 65536       /* hosts the registry keeps */
+#define REG_INTERVAL_MIN 0.1      /* an agent's update interval, seconds */
+#define REG_INTERVAL_MAX 3600.0
+#define REG_TOKEN_HEX 64          /* a move's one-time token: 32 bytes, hex */
 
 struct registry;
 
@@ -94,6 +98,9 @@ struct reg_job {
 	double mig_wall;              /* wall time of the request */
 	int mig_done;                 /* 1 once result is in for `mig` */
 	int mig_errno;                /* 0 success, else the errno */
+	char mig_token[REG_TOKEN_HEX + 1]; /* the move's token (both agents) */
+	int mig_recovered;            /* in flight when the registry stopped:
+	                               * the successor's claim settles it */
 	char *result;                 /* last result line (no newline), owned */
 	char *why;                    /* procs/<id>/why text, owned */
 	char **history;               /* nhistory lines (no newline), owned */
@@ -109,6 +116,7 @@ struct reg_sched {
 	int max_concurrent;           /* moves at once; default 1 */
 	int max_per_hour;             /* moves per hour; default 60 */
 	double migrate_timeout;       /* s before a move is failed; default 120 */
+	int allow_root;               /* 1: jobs of uid 0 may move; default 0 */
 };
 
 /* ---- hooks ------------------------------------------------------------ */
@@ -127,6 +135,7 @@ struct reg_migrate_req {
 	uint64_t mig;                 /* unique id of this move */
 	const char *from, *to;        /* host names */
 	const char *from_addr, *to_addr; /* info `addr` of each, or "" */
+	const char *token;            /* the move's one-time token (hex) */
 };
 
 /* The network side.  All called unlocked, from whichever thread made the
@@ -212,15 +221,33 @@ struct reg_proc_info {
 	int argc;
 	double start_wall;            /* 0: now */
 	const char *schema;           /* XML or NULL */
-	int job;                      /* > 0: an existing job (successor or
-					 re-announce); 0: new */
+	int job;                      /* > 0: the id the agent claims; 0: new */
+	uint64_t mig;                 /* with job: the move a successor came by */
+	const char *token;            /* ... and that move's token */
 };
-/* Returns the job id (>= 1) or -errno (-ENOENT unknown host). */
+/* Returns the job id (>= 1) or -errno (-ENOENT unknown host).  The ids are
+ * the registry's: a claimed id is honoured only for the job's own host (a
+ * re-announce) or for the destination of the job's move in flight with
+ * that move's id and token (its successor); any other claim gets a new id
+ * and a job-id-refused event.  A job's uid is the one it was first
+ * registered with: a later registration does not change it. */
 int reg_proc_register(struct registry *r, const char *host,
 		      const struct reg_proc_info *p);
 /* job_status: status is JOB_RUNNING, JOB_DONE or JOB_FAILED. */
 int reg_proc_update(struct registry *r, int job, int status, int code);
 int reg_proc_exit(struct registry *r, int job, int status, int code);
+
+/* May host `host` speak of move `mig` of `job` as its source (role 's') or
+ * destination ('d'), proving it with the move's token?  0 yes; -ESRCH the
+ * move is not in flight (over, aborted, another move: a late message, to
+ * be dropped); -EPERM host is not that side of the move or the token is
+ * wrong (a lie). */
+int reg_move_check(struct registry *r, int job, uint64_t mig,
+		   const char *host, char role, const char *token);
+/* 1 when job runs on host (its record says so), else 0. */
+int reg_job_on_host(struct registry *r, int job, const char *host);
+/* Host names: 1..63 bytes of [A-Za-z0-9._-], not starting with . or -. */
+int reg_host_name_ok(const char *name);
 
 /* mig_progress: phase "poll" "connect" "send" "verify" "done", t seconds. */
 int reg_migration_progress(struct registry *r, int job, uint64_t mig,
@@ -351,7 +378,9 @@ struct fs_config {
 	int foreground;               /* -f */
 	const char *listen;           /* --listen ADDR:PORT, default below */
 	const char *state_dir;        /* --state DIR or NULL */
-	const char *key_file;         /* --key FILE or NULL */
+	const char *key_file;         /* --key FILE (the cluster key) or NULL */
+	int shared_key;               /* --shared-key: the cluster key itself
+	                               * is accepted for any host name */
 	const char *parent;           /* --parent ADDR:PORT or NULL (stored;
 					 hierarchy is not implemented) */
 };

@@ -450,7 +450,7 @@ static unsigned char *handshake(int fd, const struct auth_key *k, char **f1, siz
 	struct frame_greeting g;
 
 	auth_nonce(nonce);
-	put(fd, line, frame_greeting_build(line, FRAME_ROLE_AGENT, nonce));
+	put(fd, line, frame_greeting_build(line, FRAME_ROLE_AGENT, nonce, NULL));
 	read_greeting(fd, &g);
 	skey = auth_session_key(k, nonce, g.nonce);
 	auth_proof(k, FRAME_ROLE_AGENT, g.nonce, nonce, proof);

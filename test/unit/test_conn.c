@@ -2,6 +2,7 @@
  * handshakes, refusals, and hostile raw sockets that must close only their
  * own connection. */
 #include "common/conn.h"
+#include "common/peercred.h"
 #include "test/unit/unit.h"
 
 #include <arpa/inet.h>
@@ -73,7 +74,7 @@ static void on_accept(struct conn_listener *l, evutil_socket_t fd,
 		return;
 	}
 	s = &w->srv[w->nsrv++];
-	s->c = conn_new(w->base, fd, CONN_REGISTRY, w->skey, on_msg, on_close, s);
+	s->c = conn_accept(l, fd, on_msg, on_close, s);
 	if (s->c) {
 		conn_set_ready_cb(s->c, on_ready);
 		if (w->hs_ms)
@@ -93,6 +94,7 @@ static int world_init(struct world *w, const struct auth_key *skey)
 	w->l = conn_listen(w->base, "127.0.0.1:0", skey, on_accept, w, err, sizeof(err));
 	if (!w->l)
 		return -1;
+	conn_listener_set_shared_key(w->l, 1);   /* the tests below share a key */
 	snprintf(w->addr, sizeof(w->addr), "127.0.0.1:%d", conn_listener_port(w->l));
 	return 0;
 }
@@ -195,6 +197,70 @@ TEST(conn_refused_with_a_different_key)
 	auth_key_free(bad);
 }
 
+TEST(conn_host_keys_prove_their_host_only)
+{
+	struct auth_key *k = auth_key_from_bytes("cluster secret", 14);
+	struct auth_key *other = auth_key_from_bytes("another cluster", 15);
+	struct auth_key h1, h1x;
+	struct world w;
+	struct side cl, c2, c3;
+
+	CHECK(k && other && world_init(&w, k) == 0);
+	conn_listener_set_shared_key(w.l, 0);
+	CHECK_INT_EQ(auth_host_derive(k, "h1", &h1), 0);
+	CHECK_INT_EQ(auth_host_derive(other, "h1", &h1x), 0);
+	CHECK_INT_EQ(auth_host_derive(k, "bad/name", &h1x), -1);
+	CHECK_INT_EQ(auth_host_derive(other, "h1", &h1x), 0);
+	/* host h1's key, derived from the registry's cluster key: in, as h1 */
+	CHECK(client(&w, &h1, &cl));
+	CHECK(ping(&cl, 1) == 0);
+	CHECK(run_count(&w, &cl.nmsg, 1, 1000));
+	CHECK(w.srv[0].ready && w.srv[0].c);
+	CHECK_STR_EQ(conn_auth_host(w.srv[0].c), "h1");
+	/* the cluster key itself: refused unless --shared-key */
+	CHECK(client(&w, k, &c2));
+	CHECK(run_until(&w, &w.srv[1].closed, 1000));
+	CHECK_STR_HAS(w.srv[1].reason, "names no host");
+	CHECK(!w.srv[1].ready);
+	/* h1's key of another cluster: the proof fails */
+	CHECK(client(&w, &h1x, &c3));
+	CHECK(run_until(&w, &w.srv[2].closed, 1000));
+	CHECK(!w.srv[2].ready);
+	CHECK_STR_HAS(w.srv[2].reason, "bad MAC");
+	world_free(&w);
+	auth_key_free(k);
+	auth_key_free(other);
+}
+
+TEST(conn_preauth_frames_are_small)
+{
+	struct auth_key *k = auth_key_from_bytes("cluster secret", 14);
+	char line[FRAME_GREETING_MAX], hdr[FRAME_HDR_MAX];
+	unsigned char nonce[FRAME_NONCE_LEN];
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct world w;
+	size_t n;
+	int fd;
+
+	CHECK(k && world_init(&w, k) == 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)conn_listener_port(w.l));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	auth_nonce(nonce);
+	n = frame_greeting_build(line, 'a', nonce, NULL);
+	CHECK(n > 0 && write(fd, line, n) == (ssize_t)n);
+	/* a frame header announcing 100,000 bytes before any proof */
+	n = (size_t)snprintf(hdr, sizeof(hdr), "100000 0 %064d\n", 0);
+	CHECK(write(fd, hdr, n) == (ssize_t)n);
+	CHECK(run_until(&w, &w.nsrv, 1000));
+	CHECK(run_until(&w, &w.srv[0].closed, 1000));
+	CHECK_STR_HAS(w.srv[0].reason, "before the handshake is done");
+	close(fd);
+	world_free(&w);
+	auth_key_free(k);
+}
+
 TEST(conn_refused_when_one_side_has_no_key)
 {
 	struct auth_key *k = auth_key_from_bytes("right", 5);
@@ -286,7 +352,7 @@ static unsigned char *raw_auth(struct world *w, int fd, const struct auth_key *k
 	size_t n;
 
 	auth_nonce(nonce);
-	n = frame_greeting_build(line, 'a', nonce);
+	n = frame_greeting_build(line, 'a', nonce, NULL);
 	if (write(fd, line, n) != (ssize_t)n || raw_line(w, fd, line, sizeof(line)) < 0 ||
 	    frame_greeting_parse(line, strlen(line), &g, NULL, 0) != FRAME_OK)
 		return NULL;
@@ -467,4 +533,27 @@ TEST(conn_loopback_only_without_key)
 	close(fd);
 	conn_listener_free(l);
 	world_free(&w);
+}
+
+TEST(peercred_names_the_owner_of_a_loopback_peer)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	char err[128];
+	int l, c, a;
+	uid_t uid = 12345;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	      listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&sa, &sl) == 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(c >= 0 && connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	CHECK_INT_EQ(peercred_tcp_uid(a, &uid, err, sizeof(err)), 0);
+	CHECK_INT_EQ((int)uid, (int)geteuid());
+	close(c);
+	close(a);
+	close(l);
 }

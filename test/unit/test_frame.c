@@ -141,7 +141,7 @@ TEST(frame_greeting_round_trip_and_mismatch)
 
 	for (size_t i = 0; i < sizeof(nonce); i++)
 		nonce[i] = (unsigned char)(i * 7);
-	n = frame_greeting_build(line, 'r', nonce);
+	n = frame_greeting_build(line, 'r', nonce, NULL);
 	CHECK(n > 0 && line[n - 1] == '\n');
 	CHECK(strncmp(line, "RESCHED/1 registry auth=hmac-sha256 nonce=00070e15", 50) == 0);
 	for (size_t cut = 0; cut < n; cut++)
@@ -149,7 +149,7 @@ TEST(frame_greeting_round_trip_and_mismatch)
 	CHECK_INT_EQ(frame_greeting_parse(line, n, &g, err, sizeof(err)), FRAME_OK);
 	CHECK(g.role == 'r' && g.auth == 1 && g.line_len == n);
 	CHECK(memcmp(g.nonce, nonce, sizeof(nonce)) == 0);
-	n = frame_greeting_build(line, 'a', NULL);
+	n = frame_greeting_build(line, 'a', NULL, NULL);
 	CHECK_STR_EQ(line, "RESCHED/1 agent auth=none\n");
 	CHECK_INT_EQ(frame_greeting_parse(line, n, &g, err, sizeof(err)), FRAME_OK);
 	CHECK(g.role == 'a' && g.auth == 0);

@@ -131,7 +131,7 @@ static struct reg_proc_info proc(pid_t pid, uid_t uid, int job)
 {
 	static const char *const argv[] = { "/bin/test_tree", "10" };
 	struct reg_proc_info p = { pid, uid, "/bin/test_tree", "/tmp", argv, 2,
-				   0, NULL, job };
+				   0, NULL, job, 0, NULL };
 
 	return p;
 }
@@ -199,12 +199,15 @@ TEST(registry_lease_expiry_marks_unavailable_and_jobs_lost)
 	int job;
 
 	CHECK(r);
-	CHECK_INT_EQ(hello(r, "h1", 0.05), 0);
+	CHECK_INT_EQ(hello(r, "h1", 0.1), 0);
+	CHECK_INT_EQ(hello(r, "h2", 0.05), -ERANGE);   /* 0.1-3600 s */
+	CHECK_INT_EQ(hello(r, "h2", 3601), -ERANGE);
+	CHECK_INT_EQ(hello(r, "h\xc3\xa9", 1), -EINVAL);  /* the name's alphabet */
 	job = reg_proc_register(r, "h1", &p);
 	CHECK_INT_EQ(job, 1);
 	CHECK_INT_EQ(reg_host_forget(r, "h1", 0, 0, err), -EBUSY);
 	CHECK_INT_EQ(reg_start(r), 0);
-	usleep(400 * 1000);                      /* > 3 intervals + a tick */
+	usleep(700 * 1000);                      /* > 3 intervals + a tick */
 	reg_lock(r);
 	CHECK_INT_EQ(reg_host_state_locked(reg_host_find_locked(r, "h1")),
 		     RS_UNAVAILABLE);
@@ -255,6 +258,8 @@ TEST(registry_job_ids_are_stable)
 	struct capture c;
 	struct registry *r = new_reg(&c, NULL);
 	struct reg_proc_info p = proc(10, 1000, 0);
+	char err[REG_ERR_LEN], token[REG_TOKEN_HEX + 1];
+	uint64_t mig;
 
 	CHECK(r);
 	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), -ENOENT);
@@ -262,16 +267,41 @@ TEST(registry_job_ids_are_stable)
 	CHECK_INT_EQ(hello(r, "h2", 1), 0);
 	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 1);
 	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 2);
-	p.job = 1;                                  /* re-announced elsewhere */
+	p.job = 1;                       /* claimed by a host it does not run on */
 	p.pid = 77;
+	CHECK_INT_EQ(reg_proc_register(r, "h2", &p), 3);
+	CHECK(cap_find(&c, "job-id-refused host=h2 job=1 pid=77") >= 0);
+	p.job = 9000000;                 /* an id the registry never gave */
+	CHECK_INT_EQ(reg_proc_register(r, "h2", &p), 4);
+	p.job = 1;                       /* its own host announces it again */
+	p.uid = 0;                       /* ... and says another owner */
+	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 1);
+	CHECK(cap_find(&c, "job-uid-kept job=1 host=h1 uid=1000 said=0") >= 0);
+	reg_lock(r);
+	CHECK_STR_EQ(reg_job_locked(r, 1)->host, "h1");
+	CHECK_INT_EQ(reg_job_locked(r, 1)->pid, 77);
+	CHECK_INT_EQ(reg_job_locked(r, 1)->uid, 1000);
+	CHECK_INT_EQ(reg_job_max_locked(r), 4);
+	reg_unlock(r);
+	/* the successor of a move in flight: its id only with the token */
+	CHECK_INT_EQ(reg_migrate_request(r, 1, "h2", 0, "user", 0, NULL, NULL, err), 0);
+	reg_lock(r);
+	mig = reg_job_locked(r, 1)->mig;
+	snprintf(token, sizeof(token), "%s", reg_job_locked(r, 1)->mig_token);
+	reg_unlock(r);
+	CHECK_INT_EQ((int)strlen(token), REG_TOKEN_HEX);
+	CHECK_INT_EQ(reg_move_check(r, 1, mig, "h1", 's', token), 0);
+	CHECK_INT_EQ(reg_move_check(r, 1, mig, "h2", 'd', token), 0);
+	CHECK_INT_EQ(reg_move_check(r, 1, mig, "h2", 's', token), -EPERM);
+	CHECK_INT_EQ(reg_move_check(r, 1, mig + 1, "h1", 's', token), -ESRCH);
+	p.mig = mig;
+	p.token = "00000000000000000000000000000000000000000000000000000000000000ff";
+	CHECK_INT_EQ(reg_move_check(r, 1, mig, "h1", 's', p.token), -EPERM);
+	CHECK_INT_EQ(reg_proc_register(r, "h2", &p), 5);
+	p.token = token;
 	CHECK_INT_EQ(reg_proc_register(r, "h2", &p), 1);
-	p.job = 9;                                  /* known after a restart */
-	CHECK_INT_EQ(reg_proc_register(r, "h2", &p), 9);
-	p.job = 0;
-	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 10);
 	reg_lock(r);
 	CHECK_STR_EQ(reg_job_locked(r, 1)->host, "h2");
-	CHECK_INT_EQ(reg_job_locked(r, 1)->pid, 77);
 	reg_unlock(r);
 	CHECK_INT_EQ(reg_proc_exit(r, 2, JOB_DONE, 0), 0);
 	CHECK(cap_find(&c, "job-status job=2 host=h1 status=done code=0") >= 0);
@@ -303,6 +333,12 @@ TEST(registry_migrate_checks_and_nonblocking_move)
 	reg_host_state_write(r, "h3", "drain", 0, err);
 	CHECK_INT_EQ(reg_migrate_request(r, 1, "h3", 0, "user", 0, NULL, NULL,
 					 err), -EHOSTUNREACH);
+	p.uid = 0;                    /* root's job: sched/allow_root is 0 */
+	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 2);
+	CHECK_INT_EQ(reg_migrate_request(r, 2, "h2", 0, "user", 0, NULL, NULL,
+					 err), -EPERM);
+	CHECK_STR_HAS(err, "runs as root and sched/allow_root is 0");
+	p.uid = 1000;
 	CHECK_INT_EQ(c.migrate_calls, 0);
 	CHECK_INT_EQ(reg_migrate_request(r, 1, "h2", 1000, "user", 0, NULL,
 					 NULL, err), 0);
@@ -350,7 +386,7 @@ TEST(registry_blocking_migrate_wakes_on_result)
 {
 	struct capture c;
 	struct registry *r = new_reg(&c, NULL);
-	struct reg_proc_info p = proc(10, 0, 0);
+	struct reg_proc_info p = proc(10, 1000, 0);
 	struct waiter w = { r, 1 };
 	pthread_t th;
 	int i;
@@ -382,7 +418,7 @@ TEST(registry_migrate_timeout_and_refused_hook)
 {
 	struct capture c;
 	struct registry *r = new_reg(&c, NULL);
-	struct reg_proc_info p = proc(10, 0, 0);
+	struct reg_proc_info p = proc(10, 1000, 0);
 	char err[REG_ERR_LEN];
 	double t0;
 
@@ -483,7 +519,7 @@ TEST(registry_state_survives_restart)
 	struct capture c;
 	char dir[128], err[REG_ERR_LEN];
 	struct registry *r;
-	struct reg_proc_info p = proc(10, 0, 0);
+	struct reg_proc_info p = proc(10, 1000, 0);
 	struct reg_sched s;
 
 	snprintf(dir, sizeof(dir), "/tmp/resched-unit-reg-%d", (int)getpid());

@@ -129,7 +129,7 @@ static int w_job(struct world *w, const char *host, double ago,
 	struct reg_proc_info pi = { 0 };
 
 	pi.pid = 1000 + w->nmv;
-	pi.uid = 0;
+	pi.uid = 1000;
 	pi.prog = "test_tree";
 	pi.start_wall = util_wall_s() - ago;
 	pi.schema = schema;
