@@ -46,7 +46,7 @@ wait_until() { # SECONDS COMMAND: poll COMMAND every 0.2 s
 say "A registry and three hosts"
 cluster_init
 mkdir -p "$M" "$T/state"
-head -c 32 /dev/urandom > "$T/key" && chmod 600 "$T/key"
+bin/resched-key new > "$T/key"
 PORT=$((17000 + $$ % 1000))
 bin/reschedfs "$M" -f --listen "$CL_REG_ADDR:$PORT" --key "$T/key" --state "$T/state" \
     > "$T/reschedfs.log" 2>&1 &
@@ -57,7 +57,7 @@ for h in h1 h2 h3; do
     cluster_add_host "$h" 50
     mkdir -p "$T/$h"
     cluster_bg "$h" "$T/$h/agent.log" "$ROOT/bin/resched-agent" --registry "$CL_REG_ADDR:$PORT" \
-        --key "$T/key" --name "$h" --cgroup "$(cluster_cg "$h")" --interval 1 --run "$T/$h/run"
+        --key "$(cluster_host_key "$T/key" "$h")" --name "$h" --cgroup "$(cluster_cg "$h")" --interval 1 --run "$T/$h/run"
     echo "host $h: namespace $(cluster_ns "$h"), address $(cluster_addr "$h"), half a core"
 done
 wait_until 15 "test -d $M/hosts/h1 && test -d $M/hosts/h2 && test -d $M/hosts/h3" ||

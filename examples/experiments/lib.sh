@@ -51,7 +51,7 @@ exp_init() {
     CL_EXTRA_CLEANUP=exp_cleanup
     cluster_init
     mkdir -p "$M" "$T/state"
-    head -c 32 /dev/urandom > "$T/key" && chmod 600 "$T/key"
+    bin/resched-key new > "$T/key"
     EXP_PORT=$((18000 + $$ % 1000))
 }
 
@@ -75,7 +75,7 @@ exp_host() {
     cluster_add_host "$1" "$2"
     mkdir -p "$T/$1"
     cluster_bg "$1" "$T/$1/agent.log" "$EXP_ROOT/bin/resched-agent" \
-        --registry "$CL_REG_ADDR:$EXP_PORT" --key "$T/key" --name "$1" \
+        --registry "$CL_REG_ADDR:$EXP_PORT" --key "$(cluster_host_key "$T/key" "$1")" --name "$1" \
         --cgroup "$(cluster_cg "$1")" --interval "${3:-1}" --run "$T/$1/run"
     eval "AGENT_PID_$1=\$CL_LAST_PID"
 }

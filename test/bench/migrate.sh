@@ -40,7 +40,7 @@ echo manual > "$M/sched/mode"
 for h in h1 h2; do
     cluster_add_host $h
     cluster_bg $h "$T/agent-$h.log" "$ROOT/bin/resched-agent" --registry "$REG" \
-        --name $h --interval 1 --key "$KEY" --run "$T/run-$h"
+        --name $h --interval 1 --key "$(cluster_host_key "$KEY" $h)" --run "$T/run-$h"
 done
 wait_until 10 sh -c "[ \$(ls '$M/hosts' | wc -l) -eq 2 ]" || die "hosts did not appear"
 

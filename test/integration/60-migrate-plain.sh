@@ -23,7 +23,7 @@ for h in h1 h2; do cluster_add_host $h; start_agent $h; done
 # only): the successors it starts must still join h3's cgroups
 cluster_add_host h3
 nsenter --net="/run/netns/$(cluster_ns h3)" "$ROOT/bin/resched-agent" --registry "$REG" \
-    --name h3 --interval 1 --key "$KEY" --run "$T/run-h3" --cgroup "$(cluster_cg h3)" \
+    --name h3 --interval 1 --key "$(cluster_host_key "$KEY" h3)" --run "$T/run-h3" --cgroup "$(cluster_cg h3)" \
     >"$T/agent-h3.log" 2>&1 &
 cluster_track $!
 wait_until 10 sh -c "[ \$(ls '$M/hosts' | wc -l) -eq 3 ]" || fail "hosts did not appear"

@@ -56,7 +56,7 @@ wait_until() {
 start_agent() {
     _h=$1; shift
     cluster_bg "$_h" "$T/agent-$_h.log" "$ROOT/bin/resched-agent" --registry "$REG" \
-        --name "$_h" --interval 1 --key "$KEY" --run "$T/run-$_h" "$@"
+        --name "$_h" --interval 1 --key "$(cluster_host_key "$KEY" "$_h")" --run "$T/run-$_h" "$@"
     eval "AGENT_$_h=\$CL_LAST_PID"
 }
 field() { cat "$M/procs/$1/$2" 2>/dev/null; }

@@ -8,6 +8,8 @@
 #   cluster_exec h1 CMD...       # run CMD inside h1 (namespace + cgroup)
 #   cluster_bg h1 LOG CMD...     # same, in the background; PID recorded
 #   cluster_addr h1              # print h1's address
+#   cluster_host_key KEY h1      # print the path of host h1's key, derived
+#                                # (once) from cluster key file KEY
 #
 # Every name carries this shell's PID ($CL_ID), so concurrent runs never
 # collide; cluster_cleanup (installed as an EXIT trap by cluster_init)
@@ -146,4 +148,16 @@ cluster_cleanup() {
     rm -f "$CL_MAP"
     [ -n "${CL_EXTRA_CLEANUP:-}" ] && eval "$CL_EXTRA_CLEANUP"
     exit $_rc
+}
+
+# cluster_host_key KEY HOST: host HOST's key (bin/resched-key host), made
+# next to the cluster key file KEY the first time; prints its path.
+cluster_host_key() {
+    _hk="${1%/*}/host-$2.key"
+    if [ ! -s "$_hk" ]; then
+        "${ROOT:-${SC_ROOT:-${EXP_ROOT:-.}}}/bin/resched-key" host "$2" \
+            < "$1" > "$_hk.tmp" || return 1
+        mv "$_hk.tmp" "$_hk"
+    fi
+    echo "$_hk"
 }

@@ -50,10 +50,10 @@ start_fs() {
     wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
 }
 # start_agent HOST [options]: the agent inside HOST's namespace, with the
-# key unless options are given (they then replace --key).
+# host's key unless options are given (they then replace --key).
 start_agent() {
     _h=$1; shift
-    [ $# -eq 0 ] && set -- --key "$KEY"
+    [ $# -eq 0 ] && set -- --key "$(cluster_host_key "$KEY" "$_h")"
     cluster_bg "$_h" "$T/agent-$_h.log" "$ROOT/bin/resched-agent" --registry "$REG" \
         --name "$_h" --interval 1 --cgroup "$(cluster_cg "$_h")" \
         --run "$T/run-$_h" "$@"

@@ -96,7 +96,7 @@ sc_add_host() {
 # counts).
 sc_start_agent() {
     mkdir -p "$T/run-$1"
-    set -- "$1" "$SC_ROOT/bin/resched-agent" --registry "$REG" --key "$KEY" --name "$1" \
+    set -- "$1" "$SC_ROOT/bin/resched-agent" --registry "$REG" --key "$(cluster_host_key "$KEY" "$1")" --name "$1" \
         --cgroup "$(cluster_cg "$1")" --interval 1 --run "$T/run-$1"
     _h=$1; shift
     cluster_bg "$_h" "$T/agent-$_h.log" "$@"

@@ -16,9 +16,20 @@
  *     `lag_p50_ms=... lag_p99_ms=... lag_max_ms=... lag_samples=...`,
  *     `loadgen_cpu_cores=...` (its own CPU over the run) and `welcomed=N`.
  *
+ *     --host-keys: --key is the cluster key, and each agent proves its own
+ *     host's key (derived as resched-key host does), as real agents do.
+ *
  *   loadgen --attack replay|oversize|garbage --registry A:P [--key FILE]
  *     one blocking connection misbehaving on purpose; exit 0 when the
- *     registry hung up on it within 5 s, 1 otherwise.
+ *     registry hung up on it within 5 s, 1 otherwise.  With a host key
+ *     the greeting names its host.
+ *
+ *   loadgen --attack hold --registry A:P [-n N] [--duration S] [--big]
+ *     N connections that never authenticate: each sends the start of a
+ *     greeting (with --big, then as many bytes as the registry reads
+ *     without a newline) and is held open; a connection the registry
+ *     closes is opened again.  Prints `held=K opened=N reopened=R` at the
+ *     end (K: open at that moment).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -51,7 +62,7 @@
 
 struct opts {
 	const char *registry, *key_file, *prefix, *mount, *attack;
-	int n, probes, rate, inflight;
+	int n, probes, rate, inflight, host_keys, big;
 	double duration;
 };
 
@@ -63,6 +74,7 @@ struct agent {
 	int welcomed;
 	int backoff_ms;               /* next reconnect delay */
 	struct event *tick;           /* 1 Hz update; also the reconnect timer */
+	struct auth_key hkey;         /* --host-keys: this agent's own */
 };
 
 struct lg {
@@ -201,7 +213,15 @@ static void start_agent(struct lg *g, struct agent *a)
 	struct timeval tv = { 1, 0 };
 
 	g->handshaking++;
-	a->c = conn_connect(g->base, g->o.registry, CONN_AGENT, g->key, on_msg,
+	if (g->o.host_keys && !a->hkey.host[0]) {
+		char name[AUTH_HOST_MAX];
+
+		snprintf(name, sizeof(name), "%s%d", g->o.prefix, a->idx);
+		if (auth_host_derive(g->key, name, &a->hkey) < 0)
+			fatalx("agent %d: %s is not a host name", a->idx, name);
+	}
+	a->c = conn_connect(g->base, g->o.registry, CONN_AGENT,
+			    g->o.host_keys ? &a->hkey : g->key, on_msg,
 			    on_close, a, err, sizeof(err));
 	if (!a->c) {
 		g->handshaking--;
@@ -450,14 +470,18 @@ static unsigned char *handshake(int fd, const struct auth_key *k, char **f1, siz
 	struct frame_greeting g;
 
 	auth_nonce(nonce);
-	put(fd, line, frame_greeting_build(line, FRAME_ROLE_AGENT, nonce, NULL));
+	put(fd, line, frame_greeting_build(line, FRAME_ROLE_AGENT, nonce, k->host));
 	read_greeting(fd, &g);
 	skey = auth_session_key(k, nonce, g.nonce);
 	auth_proof(k, FRAME_ROLE_AGENT, g.nonce, nonce, proof);
 	frame_hex(proof, sizeof(proof), hex);
 	snprintf(msgline, sizeof(msgline), "auth proof=%s\n", hex);
 	send_frame(fd, skey, 0, msgline, NULL, NULL);
-	snprintf(msgline, sizeof(msgline), "hello name=attack%d interval=1\n", (int)getpid());
+	if (k->host[0])
+		snprintf(msgline, sizeof(msgline), "hello name=%s interval=1\n", k->host);
+	else
+		snprintf(msgline, sizeof(msgline), "hello name=attack%d interval=1\n",
+			 (int)getpid());
 	send_frame(fd, skey, 1, msgline, f1, f1len);
 	return skey;
 }
@@ -481,14 +505,70 @@ static int hung_up(int fd)
 	return 0;
 }
 
+/* --attack hold: see the top of the file. */
+static int run_hold(struct lg *g)
+{
+	int *fds = calloc((size_t)g->o.n, sizeof(int));
+	static const char start[] = "RESCHED/1 agent auth=hmac-sha256 nonce=";
+	char fill[8192];
+	long reopened = 0;
+	double until;
+	int held = 0;
+	struct rlimit rl;
+
+	if (!fds)
+		fatalx("out of memory");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	memset(fill, 'a', sizeof(fill));
+	for (int i = 0; i < g->o.n; i++)
+		fds[i] = -1;
+	until = util_now_s() + g->o.duration;
+	while (util_now_s() < until) {
+		for (int i = 0; i < g->o.n; i++) {
+			char b[64];
+
+			if (fds[i] >= 0) {         /* closed by the registry? */
+				ssize_t r = recv(fds[i], b, sizeof(b), MSG_DONTWAIT);
+
+				if (r == 0 || (r < 0 && errno != EAGAIN)) {
+					close(fds[i]);
+					fds[i] = -1;
+					reopened++;
+				}
+				continue;
+			}
+			fds[i] = dial(g->o.registry);
+			fcntl(fds[i], F_SETFL, O_NONBLOCK);
+			(void)!send(fds[i], start, sizeof(start) - 1, MSG_NOSIGNAL);
+			if (g->o.big)
+				(void)!send(fds[i], fill, sizeof(fill), MSG_NOSIGNAL);
+		}
+		usleep(200 * 1000);
+	}
+	for (int i = 0; i < g->o.n; i++)
+		if (fds[i] >= 0) {
+			held++;
+			close(fds[i]);
+		}
+	printf("held=%d opened=%d reopened=%ld\n", held, g->o.n, reopened);
+	free(fds);
+	return 0;
+}
+
 static int run_attack(struct lg *g)
 {
-	int fd = dial(g->o.registry), closed;
+	int fd, closed;
 	unsigned char junk[512];
 	char *f1 = NULL;
 	size_t f1len = 0;
 	unsigned char *skey = NULL;
 
+	if (strcmp(g->o.attack, "hold") == 0)
+		return run_hold(g);
+	fd = dial(g->o.registry);
 	if (strcmp(g->o.attack, "garbage") == 0) {
 		randombytes_buf(junk, sizeof(junk));
 		put(fd, junk, sizeof(junk));
@@ -504,7 +584,7 @@ static int run_attack(struct lg *g)
 
 			put(fd, hdr, (size_t)n);
 		} else {
-			fatalx("--attack: replay, oversize or garbage");
+			fatalx("--attack: replay, oversize, garbage or hold");
 		}
 	}
 	closed = hung_up(fd);
@@ -524,7 +604,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "prefix", 1, NULL, 'p' }, { "duration", 1, NULL, 'd' },
 		{ "mount", 1, NULL, 'm' }, { "probes", 1, NULL, 'P' },
 		{ "attack", 1, NULL, 'a' }, { "rate", 1, NULL, 'R' },
-		{ "inflight", 1, NULL, 'I' }, { NULL, 0, NULL, 0 },
+		{ "inflight", 1, NULL, 'I' }, { "host-keys", 0, NULL, 'H' },
+		{ "big", 0, NULL, 'B' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -542,6 +623,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'n': o->n = atoi(optarg); break;
 		case 'R': o->rate = atoi(optarg); break;
 		case 'I': o->inflight = atoi(optarg); break;
+		case 'H': o->host_keys = 1; break;
+		case 'B': o->big = 1; break;
 		default: exit(2);
 		}
 	}
@@ -549,7 +632,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	    o->rate < 1 || o->inflight < 1)
 		fatalx("usage: loadgen --registry A:P [--key F] [-n N] [--prefix P] "
 		       "[--duration S] [--rate PER_S] [--inflight K] "
-		       "[--mount M --probes K] | --attack KIND");
+		       "[--mount M --probes K] [--host-keys] | --attack KIND [--big]");
 }
 
 int main(int argc, char **argv)
