@@ -77,6 +77,13 @@ all: $(PROGRAMS) $(LIBS)
 FLAGS_STAMP := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD); echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDLIBS)' > $(FLAGS_STAMP))
 
+# The PREFIX compiled into common/paths.c, the last resort when a program
+# cannot find its files next to its executable (docs/INSTALL.md).
+PREFIX_STAMP := $(BUILD)/.prefix
+$(shell echo '$(PREFIX)' | cmp -s - $(PREFIX_STAMP) || echo '$(PREFIX)' > $(PREFIX_STAMP))
+$(BUILD)/obj/common/paths.o $(BUILD)/asan/common/paths.o: CPPFLAGS += -DRESCHED_PREFIX='"$(PREFIX)"'
+$(BUILD)/obj/common/paths.o $(BUILD)/asan/common/paths.o: $(PREFIX_STAMP)
+
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -6,12 +6,12 @@
 #include "agent/agent_net.h"
 #include "agent/monitor.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/util.h"
 #include "rules/rules.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,9 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef RESCHED_SHARE_DIR
-#define RESCHED_SHARE_DIR "/usr/local/share/resched"
-#endif
 #define RUN_DIR_DEFAULT "/run/resched"
 #define ONCE_INTERVAL_DEFAULT 1.0
 
@@ -51,32 +48,10 @@ static void usage(FILE *f)
 		"cgroup hierarchy roots), judge it free/busy/overloaded by the rules, and\n"
 		"report to the registry.  --once measures one interval (default 1 s) and\n"
 		"prints `metrics/NAME VALUE`, `rules/NAME STATE VALUE` and `state STATE`.\n"
-		"Defaults: --name the hostname, --run %s, --rules and --scripts the\n"
-		"build tree's rules/default (and its scripts/) or %s/rules.\n",
-		RUN_DIR_DEFAULT, RESCHED_SHARE_DIR);
-}
-
-static int is_dir(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* BIN/../rules/default/SUB when that is a directory, else the installed
- * share/resched/rules/SUB. */
-static void default_dir(char *out, size_t size, const char *sub)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(out, size, "%s/../rules/default%s", dirname(exe), sub);
-		if (is_dir(out))
-			return;
-	}
-	snprintf(out, size, "%s/rules%s", RESCHED_SHARE_DIR, sub);
+		"Defaults: --name the hostname, --run %s, --rules the installed\n"
+		"rules (BIN/../share/resched/rules, or the build tree's rules/default)\n"
+		"and --scripts their scripts/.\n",
+		RUN_DIR_DEFAULT);
 }
 
 static int parse_interval(const char *s, double *out)
@@ -139,9 +114,9 @@ static void opts_defaults(struct agent_opts *o)
 	if (!o->name[0] && gethostname(o->name, sizeof(o->name) - 1) < 0)
 		snprintf(o->name, sizeof(o->name), "localhost");
 	if (!o->scripts[0])
-		default_dir(o->scripts, sizeof(o->scripts), "/scripts");
+		paths_rules_dir(o->scripts, sizeof(o->scripts), "/scripts");
 	if (!o->rules[0])
-		default_dir(o->rules, sizeof(o->rules), "");
+		paths_rules_dir(o->rules, sizeof(o->rules), "");
 	if (!o->run_dir)
 		o->run_dir = RUN_DIR_DEFAULT;
 }

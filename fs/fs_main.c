@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/util.h"
 #include "fs/fs_events.h"
 #include "fs/fs_ll.h"
@@ -165,22 +165,6 @@ static void check_mountpoint(const char *mount)
 	if (realpath(mount, real) && is_mounted(real))
 		fatalx("%s: already mounted (is another reschedfs running?)",
 		       mount);
-}
-
-/* BIN/../rules/default when present, else the installed rules. */
-static void find_default_rules(char *out, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	struct stat st;
-
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(out, size, "%s/../rules/default", dirname(exe));
-		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-	snprintf(out, size, "/usr/local/share/resched/rules");
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -369,7 +353,7 @@ int main(int argc, char **argv)
 	log_init("reschedfs");
 	parse_args(argc, argv, &d.o);
 	check_mountpoint(d.o.cfg.mount);
-	find_default_rules(d.rules_dir, sizeof(d.rules_dir));
+	paths_rules_dir(d.rules_dir, sizeof(d.rules_dir), "");
 	if (make_model(&d) < 0)
 		goto out_model;
 	d.fuse = mount_fuse(&d, argv[0]);
