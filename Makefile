@@ -200,7 +200,7 @@ LIBDIR     := $(PREFIX)/lib
 INCDIR     := $(PREFIX)/include/resched
 DATADIR    := $(PREFIX)/share/resched
 MANDIR     ?= $(PREFIX)/share/man
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 INSTALL_PROGRAMS := $(sort $(filter bin/resched-% bin/reschedfs,$(PROGRAMS)) $(wildcard bin/resched-key))
 # A program's page is installed with the program (resched-key(1) only once
