@@ -3,7 +3,8 @@
 #  1. DESTDIR=... PREFIX=/opt/resched-test: every file lands under DESTDIR
 #     (programs, libraries, header, both pkg-config files, rules, man
 #     pages, units, example configuration) with PREFIX written into the
-#     files that name paths, and nothing is written outside DESTDIR.
+#     files that name paths, and nothing is written outside DESTDIR;
+#     `make uninstall` removes it all but the configuration.
 #  2. PREFIX=$T/prefix, then the installed programs run from there, away
 #     from the build tree: resched-agent --once judges with the installed
 #     rules (a marker rule added to them shows up), resched-rule checks
@@ -73,6 +74,11 @@ echo "# edited" >>"$D$P/etc/resched/agent.conf"
 make -s install DESTDIR="$D" PREFIX="$P" >"$T/install-dest2.log" 2>&1 || fail "make install DESTDIR (again)"
 grep -q "^# edited" "$D$P/etc/resched/agent.conf" || fail "reinstall overwrote an edited agent.conf"
 ok "make install DESTDIR=... PREFIX=$P: every file under DESTDIR, paths say $P"
+make -s uninstall DESTDIR="$D" PREFIX="$P" >"$T/uninstall.log" 2>&1 || fail "make uninstall"
+left=$(cd "$D$P" && find . -type f ! -path './etc/resched/*' | sort)
+[ -z "$left" ] || fail "make uninstall left: $left"
+[ -f "$D$P/etc/resched/agent.conf" ] || fail "make uninstall removed the configuration"
+ok "make uninstall removes everything but the configuration"
 
 # ---- 2. plain install, programs run from the prefix -----------------------
 I=$T/prefix
