@@ -55,4 +55,9 @@ printf 'interval 0\n' >"$T/bad-agent.conf"
 "$I/bin/resched-agent" --config "$T/bad-agent.conf" --once >"$T/bad.out" 2>&1; rc=$?
 [ $rc = 2 ] || fail "a bad agent config exits $rc, want 2"
 grep -q "bad-agent.conf:1: interval: '0' is not" "$T/bad.out" || { cat "$T/bad.out"; fail "bad agent config message"; }
-echo "ok - example configurations accepted; bad ones fail with FILE:LINE and exit 2"
+# Options on the command line win over the file: --once sleeps one
+# interval, an hour by the file, a tenth of a second by the flag.
+printf 'interval 3600\n' >"$T/win.conf"
+timeout 20 "$I/bin/resched-agent" --config "$T/win.conf" --once --interval 0.1 >"$T/win.out" 2>&1 ||
+    fail "the command line's --interval did not win over the file's"
+echo "ok - example configurations accepted; bad ones fail with FILE:LINE and exit 2; flags win"
