@@ -142,7 +142,7 @@ echo "pkg-config: $flags"
 sed 's|#include "migrate/migrate.h"|#include <resched/migrate.h>|' examples/counter.c > "$T/counter.c"
 # shellcheck disable=SC2086
 cc -o "$T/counter" "$T/counter.c" $flags -Wl,-rpath,"$I/lib" || fail "build against the .so"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046
 cc -o "$T/counter-static" "$T/counter.c" $(pkg-config --cflags resched-migrate) \
     "$I/lib/libmigrate.a" $(pkg-config --libs --static resched-migrate | sed 's/-lmigrate//') ||
     fail "build against the static library"
@@ -178,5 +178,7 @@ RESCHED_RUN="$T/none" timeout 120 mpirun --oversubscribe -np 2 "$T/test_tree_mpi
 RESCHED_RUN="$T/none" timeout 120 mpirun --oversubscribe -np 1 "$ROOT/bin/test_tree_mpi" $args \
     >"$T/mpi-ref.out" 2>>"$T/mpi.log" || fail "bin/test_tree_mpi (reference)"
 got=$(grep '^sum ' "$T/mpi.out") ref=$(grep '^sum ' "$T/mpi-ref.out")
-[ -n "$got" ] && [ "$got" = "$ref" ] || fail "test_tree_mpi printed '$got', the build tree's '$ref'"
+if [ -z "$got" ] || [ "$got" != "$ref" ]; then
+    fail "test_tree_mpi printed '$got', the build tree's '$ref'"
+fi
 ok "test_tree_mpi built against resched-migrate-mpi.pc runs on 2 ranks: $got"

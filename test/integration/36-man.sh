@@ -34,7 +34,10 @@ echo "ok - $n pages render without warnings"
 progs=0
 for exe in "$I"/bin/*; do
     prog=${exe##*/}
-    page=$(ls "$I/share/man/man1/$prog.1" "$I/share/man/man8/$prog.8" 2>/dev/null | head -1)
+    page=""
+    for c in "$I/share/man/man1/$prog.1" "$I/share/man/man8/$prog.8"; do
+        [ -f "$c" ] && page=$c
+    done
     [ -n "$page" ] || fail "$prog: no man page in section 1 or 8"
     "$exe" --help >"$T/help.txt" 2>&1 || fail "$prog --help exits non-zero"
     # the page's text with font changes dropped and \- made plain
@@ -46,7 +49,7 @@ for exe in "$I"/bin/*; do
         grep -qE -- "(^|[^A-Za-z0-9-])$o([^A-Za-z0-9-]|\$)" "$T/src.txt" ||
             fail "$prog: option $o (in --help) is not in ${page##*/}"
     done
-    echo "ok - $prog: $(echo $opts | wc -w) options of --help all in ${page##*/}"
+    echo "ok - $prog: $(echo "$opts" | wc -l) options of --help all in ${page##*/}"
     progs=$((progs + 1))
 done
 [ $progs -ge 3 ] || fail "only $progs programs installed"
