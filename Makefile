@@ -78,6 +78,13 @@ all: $(PROGRAMS) $(LIBS)
 FLAGS_STAMP := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD); echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDLIBS)' > $(FLAGS_STAMP))
 
+# The PREFIX compiled into common/paths.c, the last resort when a program
+# cannot find its files next to its executable (docs/INSTALL.md).
+PREFIX_STAMP := $(BUILD)/.prefix
+$(shell echo '$(PREFIX)' | cmp -s - $(PREFIX_STAMP) || echo '$(PREFIX)' > $(PREFIX_STAMP))
+$(BUILD)/obj/common/paths.o $(BUILD)/asan/common/paths.o: CPPFLAGS += -DRESCHED_PREFIX='"$(PREFIX)"'
+$(BUILD)/obj/common/paths.o $(BUILD)/asan/common/paths.o: $(PREFIX_STAMP)
+
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -186,20 +193,53 @@ experiments: deps all
 deps:
 	@./scripts/deps.sh
 
+# ---- install -------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: docs/INSTALL.md.
+# Programs must stay in PREFIX/bin: they find their rules as
+# BIN/../share/resched (common/paths.c).
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib
+INCDIR     := $(PREFIX)/include/resched
+DATADIR    := $(PREFIX)/share/resched
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL_PROGRAMS := $(sort $(filter bin/resched-% bin/reschedfs,$(PROGRAMS)) $(wildcard bin/resched-key))
+# A program's page is installed with the program (resched-key(1) only once
+# bin/resched-key is built); the other pages always.
+MAN_PROG_PAGES := $(foreach p,$(notdir $(INSTALL_PROGRAMS)),$(wildcard docs/man/$(p).[1-8]))
+MAN_PAGES  := $(MAN_PROG_PAGES) $(filter-out $(foreach p,resched-rule resched-agent reschedfs resched-key,docs/man/$(p).%),$(wildcard docs/man/*.[1-8]))
+UNITS      := $(patsubst dist/systemd/%.in,%,$(wildcard dist/systemd/*.service.in))
+CONFIGS    := $(wildcard dist/etc/*.conf)
+SUBST      := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+D := $(DESTDIR)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	        $(DESTDIR)$(PREFIX)/include/resched $(DESTDIR)$(PREFIX)/share/resched/rules
-	install -m 755 $(filter bin/resched% bin/reschedfs,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin
-	cp -r rules/default/. $(DESTDIR)$(PREFIX)/share/resched/rules/
-	$(if $(LIBS),install -m 644 $(LIBS) $(DESTDIR)$(PREFIX)/lib)
-	$(if $(wildcard migrate/migrate.h),install -m 644 migrate/migrate.h $(DESTDIR)$(PREFIX)/include/resched)
-	$(if $(wildcard migrate/resched-migrate.pc.in),sed 's|@PREFIX@|$(PREFIX)|g' migrate/resched-migrate.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resched-migrate.pc)
+	install -d $(D)$(BINDIR) $(D)$(LIBDIR)/pkgconfig $(D)$(INCDIR) $(D)$(DATADIR)/rules \
+	        $(D)$(UNITDIR) $(D)$(SYSCONFDIR)/resched
+	install -m 755 $(INSTALL_PROGRAMS) $(D)$(BINDIR)
+	cp -R rules/default/. $(D)$(DATADIR)/rules/
+	$(if $(LIBS),install -m 644 $(LIBS) $(D)$(LIBDIR))
+	$(if $(wildcard migrate/migrate.h),install -m 644 migrate/migrate.h $(D)$(INCDIR))
+	$(if $(wildcard migrate/resched-migrate.pc.in),$(SUBST) migrate/resched-migrate.pc.in > $(D)$(LIBDIR)/pkgconfig/resched-migrate.pc)
+	$(if $(MIGMPI_SRC),$(SUBST) dist/pkgconfig/resched-migrate-mpi.pc.in > $(D)$(LIBDIR)/pkgconfig/resched-migrate-mpi.pc)
+	for m in $(MAN_PAGES); do s=$${m##*.}; install -d $(D)$(MANDIR)/man$$s && \
+	    install -m 644 $$m $(D)$(MANDIR)/man$$s/ || exit 1; done
+	for u in $(UNITS); do $(SUBST) dist/systemd/$$u.in > $(D)$(UNITDIR)/$$u || exit 1; \
+	    chmod 644 $(D)$(UNITDIR)/$$u; done
+	@# example configurations: an administrator's edited file is kept
+	for c in $(CONFIGS); do t=$(D)$(SYSCONFDIR)/resched/$${c##*/}; \
+	    if [ -e "$$t" ]; then echo "install: kept $$t (new example: $(D)$(DATADIR)/$${c##*/})"; \
+	    install -m 644 $$c $(D)$(DATADIR)/; else install -m 644 $$c "$$t" || exit 1; fi; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/resched-rule $(DESTDIR)$(PREFIX)/bin/resched-agent \
-	      $(DESTDIR)$(PREFIX)/bin/reschedfs $(DESTDIR)$(PREFIX)/lib/libmigrate* \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/resched-migrate.pc
-	rm -rf $(DESTDIR)$(PREFIX)/include/resched $(DESTDIR)$(PREFIX)/share/resched
+	rm -f $(addprefix $(D)$(BINDIR)/,resched-rule resched-agent reschedfs resched-key) \
+	      $(D)$(LIBDIR)/libmigrate.a $(D)$(LIBDIR)/libmigrate.so $(D)$(LIBDIR)/libmigrate_mpi.a \
+	      $(D)$(LIBDIR)/pkgconfig/resched-migrate.pc $(D)$(LIBDIR)/pkgconfig/resched-migrate-mpi.pc \
+	      $(addprefix $(D)$(UNITDIR)/,$(UNITS))
+	for m in $(notdir $(wildcard docs/man/*.[1-8])); do rm -f $(D)$(MANDIR)/man$${m##*.}/$$m; done
+	rm -rf $(D)$(INCDIR) $(D)$(DATADIR)
+	@echo "uninstall: $(D)$(SYSCONFDIR)/resched (configuration, keys) is left in place"
 
 clean:
 	rm -rf $(BUILD) bin lib

@@ -5,13 +5,14 @@
  */
 #include "agent/agent_net.h"
 #include "agent/monitor.h"
+#include "common/config.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/util.h"
 #include "rules/rules.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,13 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef RESCHED_SHARE_DIR
-#define RESCHED_SHARE_DIR "/usr/local/share/resched"
-#endif
 #define RUN_DIR_DEFAULT "/run/resched"
 #define ONCE_INTERVAL_DEFAULT 1.0
 
 struct agent_opts {
+	struct config conf;    /* --config FILE (values point into it) */
 	const char *registry;  /* ADDR:PORT, NULL in --once */
 	const char *key;       /* shared key file, or NULL */
 	char name[256];        /* --name, default the hostname */
@@ -44,45 +43,26 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: resched-agent --registry ADDR:PORT [--key FILE] [--name NAME]\n"
 		"                     [--cgroup PATH] [--interval SEC] [--run DIR] [--scripts DIR]\n"
+		"                     [--config FILE] [--verbose]\n"
 		"       resched-agent --once [--rules DIR] [--cgroup PATH] [--scripts DIR]\n"
-		"                     [--name NAME] [--interval SEC]\n"
+		"                     [--name NAME] [--interval SEC] [--config FILE]\n"
 		"\n"
 		"Monitor this host (or a cgroup of it: --cgroup PATH, relative to the\n"
 		"cgroup hierarchy roots), judge it free/busy/overloaded by the rules, and\n"
 		"report to the registry.  --once measures one interval (default 1 s) and\n"
 		"prints `metrics/NAME VALUE`, `rules/NAME STATE VALUE` and `state STATE`.\n"
-		"Defaults: --name the hostname, --run %s, --rules and --scripts the\n"
-		"build tree's rules/default (and its scripts/) or %s/rules.\n",
-		RUN_DIR_DEFAULT, RESCHED_SHARE_DIR);
+		"Defaults: --name the hostname, --run %s, --rules the installed\n"
+		"rules (BIN/../share/resched/rules, or the build tree's rules/default)\n"
+		"and --scripts their scripts/.  --config FILE reads `key value` lines\n"
+		"whose keys are these options' names (registry 10.0.0.1:7227); options\n"
+		"given on the command line win.\n",
+		RUN_DIR_DEFAULT);
 }
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* BIN/../rules/default/SUB when that is a directory, else the installed
- * share/resched/rules/SUB. */
-static void default_dir(char *out, size_t size, const char *sub)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(out, size, "%s/../rules/default%s", dirname(exe), sub);
-		if (is_dir(out))
-			return;
-	}
-	snprintf(out, size, "%s/rules%s", RESCHED_SHARE_DIR, sub);
-}
-
-static int parse_interval(const char *s, double *out)
+static int parse_interval(const char *s, double *out, const char *what)
 {
 	if (util_parse_double(s, out) < 0 || *out <= 0 || *out > 3600) {
-		log_warnx("--interval: '%s' is not a number of seconds in (0, 3600]", s);
+		log_warnx("%s: '%s' is not a number of seconds in (0, 3600]", what, s);
 		return -1;
 	}
 	return 0;
@@ -98,7 +78,7 @@ static int copy_opt(char *dst, size_t size, const char *what, const char *v)
 }
 
 enum { O_REGISTRY = 256, O_KEY, O_NAME, O_CGROUP, O_INTERVAL, O_RUN,
-       O_SCRIPTS, O_RULES, O_ONCE, O_HELP, O_VERBOSE };
+       O_SCRIPTS, O_RULES, O_ONCE, O_HELP, O_VERBOSE, O_CONFIG };
 
 static const struct option long_opts[] = {
 	{ "registry", required_argument, NULL, O_REGISTRY },
@@ -112,26 +92,67 @@ static const struct option long_opts[] = {
 	{ "once", no_argument, NULL, O_ONCE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "config", required_argument, NULL, O_CONFIG },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* One option; 0 ok, -1 bad, 1 --help. */
-static int apply_opt(struct agent_opts *o, int c, const char *arg)
+/* --config: every option but these is a key (common/config.h). */
+static const char *const conf_skip[] = { "help", "config", "once", NULL };
+static const struct config_spec conf_spec = { long_opts, NULL, conf_skip, NULL };
+
+/* One option; 0 ok, -1 bad, 1 --help.  `what` names it in messages:
+ * "--name" on the command line, "FILE:LINE: name" from --config. */
+static int apply_opt(struct agent_opts *o, int c, const char *arg,
+		     const char *what)
 {
 	switch (c) {
 	case O_REGISTRY: o->registry = arg; return 0;
 	case O_KEY:      o->key = arg; return 0;
-	case O_NAME:     return copy_opt(o->name, sizeof(o->name), "--name", arg);
+	case O_NAME:     return copy_opt(o->name, sizeof(o->name), what, arg);
 	case O_CGROUP:   o->cgroup = arg; return 0;
-	case O_INTERVAL: return parse_interval(arg, &o->interval);
+	case O_INTERVAL: return parse_interval(arg, &o->interval, what);
 	case O_RUN:      o->run_dir = arg; return 0;
-	case O_SCRIPTS:  return copy_opt(o->scripts, sizeof(o->scripts), "--scripts", arg);
-	case O_RULES:    return copy_opt(o->rules, sizeof(o->rules), "--rules", arg);
+	case O_SCRIPTS:  return copy_opt(o->scripts, sizeof(o->scripts), what, arg);
+	case O_RULES:    return copy_opt(o->rules, sizeof(o->rules), what, arg);
 	case O_ONCE:     o->once = 1; return 0;
 	case O_VERBOSE:  log_verbose(1); return 0;
+	case O_CONFIG:   return 0;          /* read before the other options */
 	case O_HELP:     return 1;
 	default:         return -1;
 	}
+}
+
+/* "--NAME" of the option whose value is c. */
+static const char *flag_label(int c, char *buf, size_t size)
+{
+	for (const struct option *lo = long_opts; lo->name; lo++)
+		if (lo->val == c) {
+			snprintf(buf, size, "--%s", lo->name);
+			return buf;
+		}
+	snprintf(buf, size, "-%c", c);
+	return buf;
+}
+
+/* --config FILE, applied before the command line's options; 0 or -1. */
+static int read_config(struct agent_opts *o, const char *path)
+{
+	char err[1024], what[PATH_MAX + 64];
+
+	if (config_load(&o->conf, path, &conf_spec, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < o->conf.n; i++) {
+		const struct config_entry *e = &o->conf.e[i];
+
+		if (!e->value && !e->on)
+			continue;                  /* `verbose no` */
+		config_where(&o->conf, e, what, sizeof(what));
+		if (apply_opt(o, e->opt->val, e->value, what) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void opts_defaults(struct agent_opts *o)
@@ -139,9 +160,9 @@ static void opts_defaults(struct agent_opts *o)
 	if (!o->name[0] && gethostname(o->name, sizeof(o->name) - 1) < 0)
 		snprintf(o->name, sizeof(o->name), "localhost");
 	if (!o->scripts[0])
-		default_dir(o->scripts, sizeof(o->scripts), "/scripts");
+		paths_rules_dir(o->scripts, sizeof(o->scripts), "/scripts");
 	if (!o->rules[0])
-		default_dir(o->rules, sizeof(o->rules), "");
+		paths_rules_dir(o->rules, sizeof(o->rules), "");
 	if (!o->run_dir)
 		o->run_dir = RUN_DIR_DEFAULT;
 }
@@ -149,11 +170,17 @@ static void opts_defaults(struct agent_opts *o)
 /* 0 run, 1 exit 0 (--help), 2 usage error. */
 static int parse_args(int argc, char **argv, struct agent_opts *o)
 {
+	const char *conf;
+	char what[64];
 	int c, r;
 
 	memset(o, 0, sizeof(*o));
+	conf = config_find_arg(argc, argv, "h", long_opts, O_CONFIG);
+	if (conf && read_config(o, conf) < 0)
+		return 2;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		r = apply_opt(o, c == 'h' ? O_HELP : c, optarg);
+		r = apply_opt(o, c == 'h' ? O_HELP : c, optarg,
+			      flag_label(c, what, sizeof(what)));
 		if (r == 1) {
 			usage(stdout);
 			return 1;
@@ -266,7 +293,11 @@ int main(int argc, char **argv)
 
 	log_init("resched-agent");
 	r = parse_args(argc, argv, &o);
-	if (r != 0)
+	if (r != 0) {
+		config_free(&o.conf);
 		return r == 1 ? 0 : 2;
-	return o.once ? run_once(&o) : run_daemon(&o);
+	}
+	r = o.once ? run_once(&o) : run_daemon(&o);
+	config_free(&o.conf);
+	return r;
 }

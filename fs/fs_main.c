@@ -1,6 +1,6 @@
 /*
  * fs_main.c — bin/reschedfs MOUNT [-f] [--listen ADDR:PORT] [--state DIR]
- *             [--key FILE] [--parent ADDR:PORT] [-o FUSE options]
+ *             [--key FILE] [--parent ADDR:PORT] [--config FILE] [-o FUSE options]
  *
  * Mounts the registry tree, runs the FUSE loop multi-threaded, and wires
  * the model to its helpers: events ring, notifier, lease timer, and (when
@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,7 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/util.h"
 #include "fs/fs_events.h"
 #include "fs/fs_ll.h"
@@ -42,6 +43,7 @@
 #define MAX_FUSE_OPTS 16
 
 struct opts {
+	struct config conf;             /* --config FILE (values point into it) */
 	struct fs_config cfg;
 	const char *fuse_opts[MAX_FUSE_OPTS];
 	int nfuse;
@@ -63,7 +65,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: reschedfs MOUNT [-f] [--listen ADDR:PORT] [--state DIR] [--key FILE]\n"
-"                 [--shared-key] [--parent ADDR:PORT] [-o FUSE_OPTIONS]\n"
+"                 [--shared-key] [--parent ADDR:PORT] [--config FILE]\n"
+"                 [-o FUSE_OPTIONS]\n"
 "  -f               stay in the foreground (log to stderr only)\n"
 "  --listen A:P     agent listener address (default %s)\n"
 "  --state DIR      keep rules, policy, sched settings, job ids and\n"
@@ -74,46 +77,111 @@ static void usage(FILE *f)
 "  --shared-key     also accept the cluster key itself, for any host name\n"
 "                   (weaker: small set-ups and tests; docs/TRUST.md)\n"
 "  --parent A:P     parent registry (accepted; hierarchy not implemented)\n"
+"  --config FILE    read `key value` lines first: the long options' names,\n"
+"                   and mount DIR, foreground yes|no, option OPTS (repeats);\n"
+"                   the command line wins\n"
 "  -o OPTS          FUSE mount options, e.g. -o allow_other\n",
 		FS_DEFAULT_LISTEN);
 }
 
+enum { O_CONFIG = 256, O_MOUNT };
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "state", required_argument, NULL, 's' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "shared-key", no_argument, NULL, 'K' },
+	{ "parent", required_argument, NULL, 'p' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ NULL, 0, NULL, 0 },
+};
+#define SHORT_OPTS "fo:h"
+
+/* --config: the long options (but help and config) are keys, and these,
+ * which the command line gives as -f, -o and the MOUNT argument. */
+static const struct option conf_extra[] = {
+	{ "mount", required_argument, NULL, O_MOUNT },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "option", required_argument, NULL, 'o' },
+	{ NULL, 0, NULL, 0 },
+};
+static const char *const conf_skip[] = { "help", "config", NULL };
+static const char *const conf_repeat[] = { "option", NULL };
+static const struct config_spec conf_spec = { long_opts, conf_extra,
+					      conf_skip, conf_repeat };
+
+/* One option; 0 ok, -1 bad, 1 --help.  `what` names it in messages. */
+static int apply_opt(struct opts *o, int c, const char *arg, const char *what)
+{
+	switch (c) {
+	case 'f': o->cfg.foreground = 1; return 0;
+	case 'l': o->cfg.listen = arg; return 0;
+	case 's': o->cfg.state_dir = arg; return 0;
+	case 'k': o->cfg.key_file = arg; return 0;
+	case 'K': o->cfg.shared_key = 1; return 0;
+	case 'p': o->cfg.parent = arg; return 0;
+	case O_MOUNT: o->cfg.mount = arg; return 0;
+	case O_CONFIG: return 0;            /* read before the other options */
+	case 'o':
+		if (o->nfuse == MAX_FUSE_OPTS) {
+			log_warnx("%s: more than %d FUSE option groups", what,
+				  MAX_FUSE_OPTS);
+			return -1;
+		}
+		o->fuse_opts[o->nfuse++] = arg;
+		return 0;
+	case 'h': return 1;
+	default: return -1;
+	}
+}
+
+/* --config FILE, applied before the command line; exits on an error. */
+static void read_config(struct opts *o, const char *path)
+{
+	char err[1024], what[PATH_MAX + 64];
+
+	if (config_load(&o->conf, path, &conf_spec, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		exit(2);                           /* a usage error, as a flag's */
+	}
+	for (size_t i = 0; i < o->conf.n; i++) {
+		const struct config_entry *e = &o->conf.e[i];
+
+		if (!e->value && !e->on)
+			continue;                  /* `foreground no` */
+		config_where(&o->conf, e, what, sizeof(what));
+		if (apply_opt(o, e->opt->val, e->value, what) != 0)
+			exit(2);
+	}
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "state", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "shared-key", no_argument, NULL, 'K' },
-		{ "parent", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	const char *conf;
+	int c, r;
 
 	o->cfg.listen = FS_DEFAULT_LISTEN;
-	while ((c = getopt_long(argc, argv, "fo:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'f': o->cfg.foreground = 1; break;
-		case 'l': o->cfg.listen = optarg; break;
-		case 's': o->cfg.state_dir = optarg; break;
-		case 'k': o->cfg.key_file = optarg; break;
-		case 'K': o->cfg.shared_key = 1; break;
-		case 'p': o->cfg.parent = optarg; break;
-		case 'o':
-			if (o->nfuse == MAX_FUSE_OPTS)
-				fatalx("too many -o options");
-			o->fuse_opts[o->nfuse++] = optarg;
-			break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
+	conf = config_find_arg(argc, argv, SHORT_OPTS, long_opts, O_CONFIG);
+	if (conf)
+		read_config(o, conf);
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, long_opts, NULL)) != -1) {
+		r = apply_opt(o, c, optarg, c == 'o' ? "-o" : "option");
+		if (r == 1) {
+			usage(stdout);
+			exit(0);
+		}
+		if (r < 0) {
+			usage(stderr);
+			exit(2);
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind == argc - 1)
+		o->cfg.mount = argv[optind];
+	else if (optind < argc || !o->cfg.mount) {
 		usage(stderr);
 		exit(2);
 	}
-	o->cfg.mount = argv[optind];
 	return 0;
 }
 
@@ -171,22 +239,6 @@ static void check_mountpoint(const char *mount)
 	if (realpath(mount, real) && is_mounted(real))
 		fatalx("%s: already mounted (is another reschedfs running?)",
 		       mount);
-}
-
-/* BIN/../rules/default when present, else the installed rules. */
-static void find_default_rules(char *out, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	struct stat st;
-
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(out, size, "%s/../rules/default", dirname(exe));
-		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-	snprintf(out, size, "/usr/local/share/resched/rules");
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -375,7 +427,7 @@ int main(int argc, char **argv)
 	log_init("reschedfs");
 	parse_args(argc, argv, &d.o);
 	check_mountpoint(d.o.cfg.mount);
-	find_default_rules(d.rules_dir, sizeof(d.rules_dir));
+	paths_rules_dir(d.rules_dir, sizeof(d.rules_dir), "");
 	if (make_model(&d) < 0)
 		goto out_model;
 	d.fuse = mount_fuse(&d, argv[0]);
@@ -412,5 +464,6 @@ out_mount:
 	fs_ll_destroy(d.fuse);
 out_model:
 	free_model(&d);
+	config_free(&d.o.conf);
 	return rc;
 }

@@ -7,6 +7,7 @@ PKGS="gcc make pkg-config clang libclang-rt-14-dev
       libfuse3-dev fuse3 libevent-dev libsodium-dev libxml2-dev
       openmpi-bin libopenmpi-dev
       inotify-tools iproute2 procps util-linux
+      groff-base man-db systemd
       gnuplot-nox iperf3 hyperfine
       libxxhash-dev qemu-user gcc-s390x-linux-gnu libc6-dev-s390x-cross"
 missing=""
