@@ -102,6 +102,7 @@ run "find $M/hosts -path '*/procs/*'"
 say "Automatic mode on; watch the events"
 sed -u "s/^/  events: /" < "$M/events" &
 TAIL_PID=$!
+run "echo 1 > $M/sched/allow_root"   # this demo's job runs as root; root's jobs stay put by default
 run "echo auto > $M/sched/mode"
 
 say "Loading h1 with two busy loops"

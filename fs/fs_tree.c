@@ -303,6 +303,7 @@ static const char readme_text[] =
 "  sched/mode                   auto | manual | dry-run\n"
 "  sched/stability cooldown min_age max_concurrent max_per_hour\n"
 "        migrate_timeout        one value each\n"
+"  sched/allow_root             1: jobs of root may move (default 0)\n"
 "  sched/plan, sched/decisions  what the scheduler would do / did, and why\n"
 "  events                       `TIME KIND key=value ...`; reads block\n"
 "                               for new lines (tail -f without -f)\n"

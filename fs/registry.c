@@ -926,7 +926,7 @@ const char *reg_decision_locked(struct registry *r, size_t i)
 
 /* ---- sched settings ------------------------------------------------------ */
 
-static const char *const sched_names[] = { "cooldown", "max_concurrent",
+static const char *const sched_names[] = { "allow_root", "cooldown", "max_concurrent",
 	"max_per_hour", "migrate_timeout", "min_age", "mode", "stability" };
 
 int reg_sched_known(const char *name)
@@ -952,6 +952,8 @@ void reg_sched_format(const struct reg_sched *s, const char *name,
 
 	if (strcmp(name, "mode") == 0)
 		snprintf(buf, size, "%s\n", mode_names[s->mode]);
+	else if (strcmp(name, "allow_root") == 0)
+		snprintf(buf, size, "%d\n", s->allow_root);
 	else if (strcmp(name, "max_concurrent") == 0)
 		snprintf(buf, size, "%d\n", s->max_concurrent);
 	else if (strcmp(name, "max_per_hour") == 0)
@@ -979,6 +981,14 @@ int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
 			}
 		set_err(err, "mode must be auto, manual or dry-run");
 		return -1;
+	}
+	if (strcmp(name, "allow_root") == 0) {
+		if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+			set_err(err, "allow_root must be 0 or 1");
+			return -1;
+		}
+		s->allow_root = value[0] == '1';
+		return 0;
 	}
 	if (strncmp(name, "max_", 4) == 0) {
 		if (util_parse_u64(value, &u) < 0 || u > 1000000) {

@@ -61,6 +61,7 @@ exp_registry() {
     FS_PID=$!
     exp_wait_until 10 "test -f $M/README" || {
         cat "$T/reschedfs.log" >&2; exp_die "reschedfs did not start"; }
+    echo 1 > "$M/sched/allow_root"   # the experiments' jobs run as root
     cat "$M/events" > "$T/events.log" &
     EVENTS_PID=$!
 }

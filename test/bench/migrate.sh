@@ -37,6 +37,7 @@ wait_until() {
 cluster_track $!
 wait_until 5 test -f "$M/README" || die "reschedfs did not mount"
 echo manual > "$M/sched/mode"
+echo 1 > "$M/sched/allow_root"   # the bench jobs run as root
 for h in h1 h2; do
     cluster_add_host $h
     cluster_bg $h "$T/agent-$h.log" "$ROOT/bin/resched-agent" --registry "$REG" \

@@ -18,6 +18,7 @@ start_fs() {
 mkdir -p "$T/state"
 start_fs
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
+echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # the jobs here run as root
 for h in h1 h2; do cluster_add_host $h; start_agent $h; done
 # h3's agent runs outside the cgroup it watches (in h3's network namespace
 # only): the successors it starts must still join h3's cgroups

@@ -83,6 +83,7 @@ sc_start_fs() {
     cluster_track $SC_FS_PID
     sc_wait 10 test -f "$M/README" || fail "reschedfs did not mount"
     echo manual > "$M/sched/mode" || fail "cannot set sched/mode"
+    echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # test jobs run as root
     echo 0 > "$M/sched/min_age" || fail "cannot set sched/min_age"
 }
 

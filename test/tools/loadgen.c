@@ -26,9 +26,9 @@
  *
  *   loadgen --attack hold --registry A:P [-n N] [--duration S] [--big]
  *     N connections that never authenticate: each sends the start of a
- *     greeting (with --big, then as many bytes as the registry reads
- *     without a newline) and is held open; a connection the registry
- *     closes is opened again.  Prints `held=K opened=N reopened=R` at the
+ *     greeting (with --big: a whole greeting, then a frame header of 512
+ *     bytes, the most the registry takes before a proof, and 511 of them)
+ *     and is held open; a connection the registry closes is opened again.  Prints `held=K opened=N reopened=R` at the
  *     end (K: open at that moment).
  */
 #include <errno.h>
@@ -510,7 +510,9 @@ static int run_hold(struct lg *g)
 {
 	int *fds = calloc((size_t)g->o.n, sizeof(int));
 	static const char start[] = "RESCHED/1 agent auth=hmac-sha256 nonce=";
-	char fill[8192];
+	char fill[1024], big[FRAME_GREETING_MAX + FRAME_HDR_MAX + 512];
+	unsigned char nonce[FRAME_NONCE_LEN];
+	size_t nbig;
 	long reopened = 0;
 	double until;
 	int held = 0;
@@ -523,6 +525,11 @@ static int run_hold(struct lg *g)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	memset(fill, 'a', sizeof(fill));
+	auth_nonce(nonce);
+	nbig = frame_greeting_build(big, FRAME_ROLE_AGENT, nonce, "attacker");
+	nbig += (size_t)snprintf(big + nbig, sizeof(big) - nbig, "512 0 %064d\n", 0);
+	memcpy(big + nbig, fill, 511);
+	nbig += 511;
 	for (int i = 0; i < g->o.n; i++)
 		fds[i] = -1;
 	until = util_now_s() + g->o.duration;
@@ -542,9 +549,10 @@ static int run_hold(struct lg *g)
 			}
 			fds[i] = dial(g->o.registry);
 			fcntl(fds[i], F_SETFL, O_NONBLOCK);
-			(void)!send(fds[i], start, sizeof(start) - 1, MSG_NOSIGNAL);
 			if (g->o.big)
-				(void)!send(fds[i], fill, sizeof(fill), MSG_NOSIGNAL);
+				(void)!send(fds[i], big, nbig, MSG_NOSIGNAL);
+			else
+				(void)!send(fds[i], start, sizeof(start) - 1, MSG_NOSIGNAL);
 		}
 		usleep(200 * 1000);
 	}
