@@ -828,7 +828,7 @@ struct conn_listener *conn_listen(struct event_base *base, const char *addr_port
 		goto fail;
 	l->lev = evconnlistener_new_bind(base, conn_acceptcb, l,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-					 LEV_OPT_CLOSE_ON_EXEC, -1,
+					 LEV_OPT_CLOSE_ON_EXEC, CONN_BACKLOG,
 					 (struct sockaddr *)&ss, len);
 	if (!l->lev) {
 		util_set_err(err, errlen, "listen %.100s: %s", addr_port, strerror(errno));

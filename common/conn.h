@@ -45,6 +45,10 @@
 #define CONN_PREAUTH_MAX 4096             /* input bytes buffered */
 #define CONN_PREAUTH_FRAME_MAX 512        /* one frame's payload */
 #define CONN_PREAUTH_CONNS 1024           /* per listener; the oldest goes */
+/* listen(2) backlog (the kernel caps it at net.core.somaxconn): 10,000
+ * agents coming back after a registry restart, or a flood, must not fill
+ * libevent's default of 128 and push real agents into SYN retries. */
+#define CONN_BACKLOG 4096
 
 enum conn_role {
 	CONN_AGENT = FRAME_ROLE_AGENT,        /* the side that connects */

@@ -409,22 +409,33 @@ static int run_load(struct lg *g)
 
 /* ---- hostile peers (blocking) ---------------------------------------------- */
 
+/* A blocking connection to ADDR:PORT (resolved once: a flood of 10,000
+ * must not spend its time in getaddrinfo). */
 static int dial(const char *ap)
 {
-	char host[256], *colon;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	static struct sockaddr_storage ss;
+	static socklen_t sl;
+	static char done[256];
 	int fd;
 
-	snprintf(host, sizeof(host), "%s", ap);
-	if (!(colon = strrchr(host, ':')))
-		fatalx("%s: not ADDR:PORT", ap);
-	*colon = '\0';
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-		fatalx("%s: cannot resolve", ap);
-	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+	if (strcmp(done, ap) != 0) {
+		char host[256], *colon;
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+
+		snprintf(host, sizeof(host), "%s", ap);
+		if (!(colon = strrchr(host, ':')))
+			fatalx("%s: not ADDR:PORT", ap);
+		*colon = '\0';
+		if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+			fatalx("%s: cannot resolve", ap);
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		sl = ai->ai_addrlen;
+		freeaddrinfo(ai);
+		snprintf(done, sizeof(done), "%s", ap);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		fatal("connect %s", ap);
-	freeaddrinfo(ai);
 	return fd;
 }
 
