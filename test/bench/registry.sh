@@ -11,6 +11,9 @@
 # update's send to its value readable in the tree, sampled on 8 hosts;
 # time of `grep -l overloaded hosts/*/state`), then the failure detection
 # time of one real agent killed with SIGKILL at --interval 1.
+# BENCH_KEYS=host (default): each agent proves its own host key, derived
+# from the cluster key, as real agents do; BENCH_KEYS=shared: every agent
+# holds the cluster key and the registry runs with --shared-key.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
@@ -25,7 +28,13 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || { echo "cannot raise
 [ "$(ulimit -n)" -gt $((N + 100)) ] || { echo "ulimit -n $(ulimit -n) too low for $N agents"; exit 77; }
 T=$(mktemp -d "/tmp/resched-bench-reg-$$-XXXXXX")
 M=$T/mnt; mkdir -p "$M"
-KEY=$T/key; head -c 32 /dev/urandom > "$KEY"; chmod 600 "$KEY"
+KEY=$T/key; bin/resched-key new > "$KEY"
+KEYS=${BENCH_KEYS:-host}
+case $KEYS in
+    host) FS_KEYS="" LG_KEYS=--host-keys ;;
+    shared) FS_KEYS=--shared-key LG_KEYS="" ;;
+    *) echo "BENCH_KEYS=host|shared"; exit 2 ;;
+esac
 # below the ephemeral range (32768-): a port the last run's 10,000 client
 # connections left in TIME_WAIT cannot be bound for a minute
 PORT=$((10000 + $$ % 22000)); REG=127.0.0.1:$PORT
@@ -42,12 +51,14 @@ trap 'exit 130' INT TERM
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-bin/reschedfs "$M" -f --listen "$REG" --key "$KEY" >"$T/fs.log" 2>&1 &
+# shellcheck disable=SC2086
+bin/reschedfs "$M" -f --listen "$REG" --key "$KEY" $FS_KEYS >"$T/fs.log" 2>&1 &
 FSPID=$!
 i=0; while [ ! -f "$M/README" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ -f "$M/README" ] || { echo "reschedfs did not mount:"; tail -3 "$T/fs.log"; exit 1; }
 rss0=$(rss_kib $FSPID)
-build/tools/loadgen --registry "$REG" --key "$KEY" -n "$N" --duration $((WINDOW + 150)) \
+# shellcheck disable=SC2086
+build/tools/loadgen --registry "$REG" --key "$KEY" $LG_KEYS -n "$N" --duration $((WINDOW + 150)) \
     --rate "$RATE" --mount "$M" --probes 8 >"$T/lg.out" 2>"$T/lg.err" &
 LGPID=$!
 i=0; while ! grep -q "^connected=" "$T/lg.out" && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
@@ -70,13 +81,14 @@ sleep 0.2
 lag=$(sed -n 's/.*lag_p99_ms=\([^ ]*\).*/\1/p' "$T/lg.out")
 awk -v c0="$c0" -v c1="$c1" -v l0="$l0" -v l1="$l1" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v r0="$rss0" \
     -v r1="$rss1" -v n="$N" -v lag="$lag" -v h="$hosts" -v g0="$g0" -v g1="$g1" 'BEGIN {
-    printf "registry_cpu_cores=%.3f loadgen_cpu_cores=%.3f rss_per_host_kib=%.1f lag_p99_ms=%s hosts=%d grep_s=%.3f\n",
+    printf "keys='"$KEYS"' registry_cpu_cores=%.3f loadgen_cpu_cores=%.3f rss_per_host_kib=%.1f lag_p99_ms=%s hosts=%d grep_s=%.3f\n",
         (c1 - c0) / hz / (t1 - t0), (l1 - l0) / hz / (t1 - t0), (r1 - r0) / n, lag, h, g1 - g0 }'
 echo "overloaded_hosts=$nover (loadgen reports every 10th host overloaded)"
 grep -E "^(lag_|loadgen_cpu|welcomed)" "$T/lg.out"
 
 # failure detection of one real agent at interval 1 s
-bin/resched-agent --registry "$REG" --key "$KEY" --name bench-victim --interval 1 \
+bin/resched-key host bench-victim < "$KEY" > "$T/victim.key"
+bin/resched-agent --registry "$REG" --key "$T/victim.key" --name bench-victim --interval 1 \
     --run "$T/run" >"$T/agent.log" 2>&1 &
 AGPID=$!
 i=0; while ! grep -qx "free\|busy\|overloaded" "$M/hosts/bench-victim/state" 2>/dev/null && [ $i -lt 100 ]; do
