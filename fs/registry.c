@@ -1578,8 +1578,8 @@ static int mig_check_locked(struct registry *r, struct reg_job *j,
 		return -ENOENT;
 	}
 	if (strcmp(to, j->host) == 0) {
-		set_err(err, "job %d already runs on %s", j->id, to);
-		return -EINVAL;
+		set_err(err, "job %d already runs on %s: nothing to do", j->id, to);
+		return 1;                 /* not an error: the caller says so */
 	}
 	if (d->unavailable || d->draining) {
 		set_err(err, "host %s is %s", to, d->unavailable ?
@@ -1687,6 +1687,17 @@ int reg_migrate_request(struct registry *r, int job, const char *to,
 	rc = j ? mig_check_locked(r, j, to, uid, e) : -ENOENT;
 	if (!j)
 		snprintf(e, sizeof(e), "no job %d", job);
+	if (rc == 1) {
+		/* `echo h2 > migrate` for a job on h2: done already, and the
+		 * migrate file says so */
+		char ts[40];
+
+		reg_format_time(util_wall_s(), ts, sizeof(ts));
+		set_result(j, "%s none: %s", ts, e);
+		set_err(err, "%s", e);
+		pthread_mutex_unlock(&r->mu);
+		return 0;
+	}
 	if (rc < 0) {
 		set_err(err, "%s", e);
 		reg_event_locked(r, "write-rejected", "path=procs/%d/migrate uid=%u reason=%s",

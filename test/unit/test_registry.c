@@ -329,7 +329,11 @@ TEST(registry_migrate_checks_and_nonblocking_move)
 	CHECK_INT_EQ(reg_migrate_request(r, 5, "h2", 0, "user", 0, NULL, NULL,
 					 err), -ENOENT);
 	CHECK_INT_EQ(reg_migrate_request(r, 1, "h1", 0, "user", 0, NULL, NULL,
-					 err), -EINVAL);
+					 err), 0);              /* already there */
+	reg_lock(r);
+	CHECK_STR_HAS(reg_job_locked(r, 1)->result, "none: job 1 already runs on h1: nothing to do");
+	reg_unlock(r);
+	CHECK_INT_EQ(c.migrate_calls, 0);
 	reg_host_state_write(r, "h3", "drain", 0, err);
 	CHECK_INT_EQ(reg_migrate_request(r, 1, "h3", 0, "user", 0, NULL, NULL,
 					 err), -EHOSTUNREACH);
