@@ -227,6 +227,9 @@ TEST(conn_host_keys_prove_their_host_only)
 	CHECK(run_until(&w, &w.srv[2].closed, 1000));
 	CHECK(!w.srv[2].ready);
 	CHECK_STR_HAS(w.srv[2].reason, "bad MAC");
+	conn_close(cl.c);
+	conn_close(c2.c);
+	conn_close(c3.c);
 	world_free(&w);
 	auth_key_free(k);
 	auth_key_free(other);
