@@ -150,6 +150,45 @@ void mig_register(const char *job)
 	mig_local_register(&mig_g.local, &ri);
 }
 
+/* The first `register`: the agent answers at once, `registered` [job=J],
+ * or `refused reason=...` and closes.  An agent that says nothing within
+ * MIG_ACK_WAIT_MS is taken as having heard us (it answers later, if at
+ * all); one that refuses is reported once, with its reason. */
+#define MIG_ACK_WAIT_MS 2000
+static void register_first(void)
+{
+	double end = util_now_s() + MIG_ACK_WAIT_MS / 1000.0;
+	char err[MIG_ERR_LEN];
+
+	if (!mig_local_up(&mig_g.local))
+		return;
+	mig_register(NULL);
+	while (mig_local_up(&mig_g.local)) {
+		int left = (int)((end - util_now_s()) * 1000);
+		struct msg *m;
+		int done;
+
+		if (left <= 0)
+			break;
+		if (!(m = mig_local_recv(&mig_g.local, left, err, sizeof(err))))
+			break;
+		done = !strcmp(msg_type(m), "registered");
+		if (done && msg_get(m, "job"))
+			snprintf(mig_g.job, sizeof(mig_g.job), "%s", msg_get(m, "job"));
+		msg_free(m);
+		if (done)
+			break;
+	}
+	if (mig_local_up(&mig_g.local))
+		return;
+	if (mig_g.local.refused[0])
+		mig_seterr("agent at %s refused this process: %s", mig_g.local.path,
+			   mig_g.local.refused);
+	else
+		mig_seterr("agent at %s closed the connection", mig_g.local.path);
+	fprintf(stderr, "%s: libmigrate: %s: cannot migrate\n", mig_g.prog, mig_g.err);
+}
+
 static void at_exit(int status, void *arg)
 {
 	if (mig_g.finalized || mig_g.migrated || !mig_local_up(&mig_g.local))
@@ -184,7 +223,7 @@ int mig_init(int *argc, char ***argv)
 	mig_g.inited = 1;
 	if (getenv("RESCHED_RESTORE_TOKEN"))
 		return mig_restore_begin();
-	mig_register(NULL);
+	register_first();
 	return 0;
 }
 

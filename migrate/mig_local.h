@@ -4,7 +4,11 @@
  * (default /run/resched), one common/msg.h line per message, blocking.
  * A struct mig_local owns its socket and read buffer.  When a send fails
  * the socket is closed and later sends are no-ops (the program keeps
- * running; it just cannot migrate any more).
+ * running; it just cannot migrate any more).  An agent that will not keep
+ * the connection says why in one line `refused reason=...` before it
+ * closes; whichever call meets that line (a receive, or a failed send that
+ * finds it still readable) closes the socket and keeps the reason in
+ * `refused`.
  */
 #ifndef RESCHED_MIG_LOCAL_H
 #define RESCHED_MIG_LOCAL_H
@@ -20,6 +24,7 @@ struct mig_local {
 	int fd;                       /* -1: no agent */
 	struct msg_rbuf rb;
 	char path[256];               /* socket path tried */
+	char refused[256];            /* the agent's reason, when it refused us */
 };
 
 /* Connect to the agent socket; -1 with a reason in err when there is none. */
@@ -29,7 +34,8 @@ int mig_local_up(const struct mig_local *l);
 /* Send m (not freed); 0 or -1 (then the socket is closed). */
 int mig_local_send(struct mig_local *l, const struct msg *m);
 /* Next message within timeout_ms, caller frees; NULL with reason in err
- * ("timeout", "closed", ...); on anything but a timeout the socket closes. */
+ * ("timeout", "closed", "refused: REASON", ...); on anything but a timeout
+ * the socket closes. */
 struct msg *mig_local_recv(struct mig_local *l, int timeout_ms, char *err,
 			   size_t errlen);
 
