@@ -1,9 +1,12 @@
-/* test_mig.c — libmigrate's encoder, stream and schema, through memory. */
+/* test_mig.c — libmigrate's encoder, stream and schema, through memory; its side of the agent's refusal. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "migrate/mig_encode.h"
 #include "migrate/mig_io.h"
+#include "migrate/mig_local.h"
 #include "migrate/mig_schema.h"
 #include "migrate/mig_stream.h"
 #include "migrate/mig_sum.h"
@@ -529,4 +532,40 @@ TEST(mig_schema_errors_name_file_and_line)
 	/* external entities are never loaded */
 	if (mig_schema_parse(ent, strlen(ent), "d.xml", &s, err, sizeof(err)) == 0)
 		CHECK(strstr(s.name, "root") == NULL);
+}
+
+/* ---- the local socket: the agent's refusal ------------------------------ */
+
+/* An agent that refuses writes `refused reason=...` and closes; libmigrate
+ * keeps the reason whether it meets the line on a receive or on a send that
+ * fails because the agent is gone. */
+TEST(mig_local_keeps_the_agents_refusal)
+{
+	static const char line[] = "refused reason=too%20many%20connections%20for%20uid%2065534\n";
+	struct mig_local l = { .fd = -1 };
+	struct msg *m = msg_new("exit");
+	char err[MSG_ERR_LEN];
+	int sv[2];
+
+	CHECK(m != NULL && msg_set(m, "status", "done") == 0);
+	/* on a receive */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	l.fd = sv[0];
+	l.refused[0] = 0;
+	CHECK(write(sv[1], line, sizeof(line) - 1) == (ssize_t)(sizeof(line) - 1));
+	close(sv[1]);
+	CHECK(mig_local_recv(&l, 1000, err, sizeof(err)) == NULL);
+	CHECK_STR_HAS(err, "refused: too many connections for uid 65534");
+	CHECK(!mig_local_up(&l));
+	CHECK(!strcmp(l.refused, "too many connections for uid 65534"));
+	/* on a failed send: the line is still there to read */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	l.fd = sv[0];
+	l.refused[0] = 0;
+	CHECK(write(sv[1], line, sizeof(line) - 1) == (ssize_t)(sizeof(line) - 1));
+	close(sv[1]);
+	CHECK_INT_EQ(mig_local_send(&l, m), -1);
+	CHECK(!mig_local_up(&l));
+	CHECK(!strcmp(l.refused, "too many connections for uid 65534"));
+	msg_free(m);
 }
