@@ -1,6 +1,7 @@
 /* agent_local.c — the commander's local socket; see agent_local.h. */
 #include "agent/agent_local.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -185,6 +186,127 @@ static int copy_args(struct msg *jr, const struct msg *m)
 	return 0;
 }
 
+/* ---- what survives an agent restart: $RUN/known/PID --------------------------
+ * "JOB UID STARTTIME\n" for each registered process whose job id is known,
+ * written by the agent (root, directory 0700).  A process that comes back
+ * after an agent restart with `register job=J again=1` gets J back only if
+ * the record for its pid (SO_PEERCRED) names J, its uid, and the start time
+ * the kernel gives for that pid now (/proc/PID/stat field 22: a reused pid
+ * has another).  The record goes when the process's connection ends. */
+#define KNOWN_DIR "known"
+
+/* The process's start time in clock ticks since boot, or 0. */
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], *st, *p;
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(st = util_read_file(path, 4096, NULL)))
+		return 0;
+	p = strrchr(st, ')');
+	/* after "pid (comm)": state is field 3, starttime field 22 */
+	for (int f = 2; p && f < 22; f++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	free(st);
+	return v;
+}
+
+static int known_path(const struct agent_local *l, pid_t pid, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%s/" KNOWN_DIR "/%d", l->run_dir, (int)pid) <
+	       (int)size ? 0 : -1;
+}
+
+static void known_write(struct lproc *p)
+{
+	char path[PATH_MAX], line[96];
+	unsigned long long st = proc_start(p->pid);
+	int n;
+
+	if (!st || known_path(p->l, p->pid, path, sizeof(path)) < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%d %u %llu\n", p->job, (unsigned)p->uid, st);
+	if (util_write_atomic(path, line, (size_t)n, 0600) < 0)
+		log_warnx("%s: %s", path, strerror(errno));
+}
+
+static void known_drop(const struct agent_local *l, pid_t pid)
+{
+	char path[PATH_MAX];
+
+	if (known_path(l, pid, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+/* The job the record for p names, if it is p's: J, else 0. */
+static int known_job(const struct lproc *p)
+{
+	char path[PATH_MAX], *s;
+	unsigned long long st = 0;
+	unsigned uid = 0;
+	int job = 0;
+
+	if (known_path(p->l, p->pid, path, sizeof(path)) < 0 ||
+	    !(s = util_read_file(path, 128, NULL)))
+		return 0;
+	if (sscanf(s, "%d %u %llu", &job, &uid, &st) != 3 || uid != (unsigned)p->uid ||
+	    !st || st != proc_start(p->pid))
+		job = 0;
+	free(s);
+	return job;
+}
+
+/* At start: the directory, and no record of a process that is gone. */
+static void known_init(struct agent_local *l)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (snprintf(dir, sizeof(dir), "%s/" KNOWN_DIR, l->run_dir) >= (int)sizeof(dir) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX + 300], *s;
+		unsigned long long st = 0;
+		long pid = strtol(e->d_name, NULL, 10);
+		int keep = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (pid > 0 && (s = util_read_file(path, 128, NULL))) {
+			keep = sscanf(s, "%*d %*u %llu", &st) == 1 && st &&
+			       st == proc_start((pid_t)pid);
+			free(s);
+		}
+		if (!keep)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* `register job=J again=1`: the process was registered as J with an agent
+ * of this host before it restarted.  J if the record agrees, else 0. */
+static int again_job(struct lproc *p, const struct msg *m)
+{
+	double job;
+	int k;
+
+	if (!msg_get(m, "again") || msg_get_num(m, "job", &job) < 0)
+		return 0;
+	k = known_job(p);
+	if (k < 1 || k != (int)job) {
+		log_warnx("pid %d (uid %u) claims job %d again, with no record of it: "
+			  "registered as a new job", (int)p->pid, (unsigned)p->uid, (int)job);
+		return 0;
+	}
+	return k;
+}
+
 /* A restored successor may claim job J only when this agent started it
  * for J; returns J or 0. */
 static int claimed_job(struct agent_local *l, struct lproc *p, const struct msg *m)
@@ -263,6 +385,7 @@ static int on_register(struct lproc *p, const struct msg *m)
 	struct agent_local *l = p->l;
 	char exe[PATH_MAX], cwd[PATH_MAX], err[PATH_MAX + 64];
 	double pid;
+	int again = 0;
 
 	if (p->local)
 		return proc_refuse(p, "second register");
@@ -277,11 +400,15 @@ static int on_register(struct lproc *p, const struct msg *m)
 	if (!(p->reg = build_job_register(p, m, exe, cwd)))
 		return proc_refuse(p, "out of memory");
 	p->job = claimed_job(l, p, m);
+	if (!p->job && (p->job = again_job(p, m)))
+		again = 1;
 	if (p->job && msg_setf(p->reg, "job", "%d", p->job) < 0)
 		return proc_refuse(p, "out of memory");
+	if (p->job)
+		known_write(p);
 	log_info("pid %d (uid %u) registered: exe=%s cwd=%s%s%s", (int)p->pid,
-		 (unsigned)p->uid, exe, cwd, p->job ? " as restored job " : "",
-		 p->job ? msg_get(p->reg, "job") : "");
+		 (unsigned)p->uid, exe, cwd, !p->job ? "" : again ? " again as job " :
+		 " as restored job ", p->job ? msg_get(p->reg, "job") : "");
 	if (msg_get(m, "prog") && strcmp(msg_get(m, "prog"), exe) != 0)
 		log_info("pid %d said prog=%.200s: the kernel's exe is kept", (int)p->pid,
 			 msg_get(m, "prog"));
@@ -435,6 +562,8 @@ static void proc_free(struct lproc *p)
 static void proc_close(struct lproc *p)
 {
 	proc_report_end(p);
+	if (p->local && p->job)
+		known_drop(p->l, p->pid);
 	proc_free(p);
 }
 
@@ -676,6 +805,7 @@ static int on_job_id(struct agent_local *l, const struct msg *m)
 			continue;
 		p->job = job;
 		msg_setf(p->reg, "job", "%d", job);
+		known_write(p);
 		if ((r = msg_new("registered")) && msg_setf(r, "job", "%d", job) == 0)
 			msg_send_fd(p->fd, r);   /* a dead peer shows up as EOF */
 		msg_free(r);
@@ -931,6 +1061,11 @@ struct agent_local *agent_local_new(struct event_base *base,
 	}
 	if (cfg->cgroup && locate_cgroup(l, cfg->cgroup, err, errlen) < 0)
 		goto fail;
+	if (mkdir(l->run_dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", l->run_dir, strerror(errno));
+		goto fail;
+	}
+	known_init(l);
 	if (listen_sock(l, err, errlen) < 0 || start_events(l, err, errlen) < 0)
 		goto fail;
 	return l;

@@ -2,6 +2,7 @@
 #include "migrate/mig_local.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,19 @@ int mig_local_open(struct mig_local *l, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int mig_local_async(struct mig_local *l, int signo)
+{
+	int fl;
+
+	if (l->fd < 0 || (fl = fcntl(l->fd, F_GETFL)) < 0)
+		return -1;
+	if (signo <= 0)
+		return fcntl(l->fd, F_SETFL, fl & ~O_ASYNC);
+	if (fcntl(l->fd, F_SETOWN, getpid()) < 0 || fcntl(l->fd, F_SETSIG, signo) < 0)
+		return -1;
+	return fcntl(l->fd, F_SETFL, fl | O_ASYNC);
 }
 
 void mig_local_close(struct mig_local *l)
@@ -147,7 +161,8 @@ int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri)
 	if (ok && ri->schema)
 		ok = msg_set(m, "schema", ri->schema) == 0;
 	if (ok && ri->job)
-		ok = msg_set(m, "job", ri->job) == 0 && msg_set(m, "restored", "1") == 0;
+		ok = msg_set(m, "job", ri->job) == 0 &&
+		     msg_set(m, ri->again ? "again" : "restored", "1") == 0;
 	return send_free(l, m, ok);
 }
 

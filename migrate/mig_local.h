@@ -29,6 +29,10 @@ struct mig_local {
 
 /* Connect to the agent socket; -1 with a reason in err when there is none. */
 int mig_local_open(struct mig_local *l, char *err, size_t errlen);
+/* signo > 0: the kernel sends signo when the socket becomes readable or the
+ * agent closes it (O_ASYNC, F_SETSIG), so a poll point notices an agent
+ * restart without a system call of its own; 0: off.  0 or -1. */
+int mig_local_async(struct mig_local *l, int signo);
 void mig_local_close(struct mig_local *l);
 int mig_local_up(const struct mig_local *l);
 /* Send m (not freed); 0 or -1 (then the socket is closed). */
@@ -46,6 +50,8 @@ struct mig_reg_info {
 	double start;                 /* epoch seconds */
 	const char *schema;           /* XML or NULL */
 	const char *job;              /* restored successor: its job, else NULL */
+	int again;                    /* with job: re-announce after the agent
+	                                 restarted (`again=1`, not `restored=1`) */
 };
 int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri);
 int mig_local_ready(struct mig_local *l, const char *job, int port);

@@ -13,9 +13,10 @@
  *                                    bytes without a newline, then nothing;
  *                                    prints `closed after S s: LINE` when the
  *                                    agent closes it (exit 1 after 60 s)
- *   local_peer SOCK lie PROG         sends `register` with its own pid but
- *                                    prog=PROG cwd=/ by hand; prints every
- *                                    line the agent answers for 2 s
+ *   local_peer SOCK lie PROG [K=V..] sends `register` with its own pid but
+ *                                    prog=PROG cwd=/ (and K=V...) by hand;
+ *                                    prints every line the agent answers
+ *                                    for 2 s
  *
  * flood, partial and lie then print `holding` and keep their connections
  * until killed.  Plain C, no libmigrate: it speaks the protocol by hand.
@@ -185,7 +186,7 @@ static int idle(const char *path, size_t bytes)
 	return 1;
 }
 
-static int lie(const char *path, const char *prog)
+static int lie(const char *path, const char *prog, int nkv, char **kv)
 {
 	struct msg *m = msg_new("register");
 	struct msg_rbuf rb = MSG_RBUF_INIT;
@@ -203,6 +204,14 @@ static int lie(const char *path, const char *prog)
 	msg_set(m, "argc", "1");
 	msg_set(m, "arg0", "liar");
 	msg_setf(m, "start", "%ld", (long)time(NULL));
+	for (int i = 0; i < nkv; i++) {
+		char *eq = strchr(kv[i], '=');
+
+		if (eq) {
+			*eq = 0;
+			msg_set(m, kv[i], eq + 1);
+		}
+	}
 	if (msg_send_fd(fd, m) < 0) {
 		perror("local_peer: send");
 		return 1;
@@ -240,7 +249,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[2], "idle"))
 		return idle(argv[1], argc >= 4 ? (size_t)atol(argv[3]) : 0);
 	if (argc >= 4 && !strcmp(argv[2], "lie"))
-		return lie(argv[1], argv[3]);
+		return lie(argv[1], argv[3], argc - 4, argv + 4);
 	fprintf(stderr, "usage: local_peer SOCK flood N | partial N BYTES | idle [BYTES] | lie PROG\n");
 	return 2;
 }
