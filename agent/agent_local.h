@@ -13,7 +13,13 @@
  * AGENT_LOCAL_MAX_PROCS in all, lines of at most AGENT_LOCAL_LINE_MAX, and
  * AGENT_LOCAL_TIMEOUT_S to register (a successor: to send `ready`) and to
  * finish a line once begun.  A connection the agent will not keep gets one
- * line `refused reason=...` (written without blocking) before it closes.  Each registered process is announced to
+ * line `refused reason=...` (written without blocking) before it closes.
+ * A `register` is answered at once with `registered` (job= when known).
+ *
+ * Agent restarts: $RUN/known/PID records "JOB UID STARTTIME" for each
+ * process whose job id is known (removed when its connection ends, stale
+ * ones at start); a `register job=J again=1` keeps J only when the record
+ * of the caller's pid names J, its uid and its current /proc start time.  Each registered process is announced to
  * the registry (`job_register`), its job id forwarded (`registered job=J`);
  * when its socket closes the registry gets `job_status` done/failed (from
  * its `exit` line, `failed` without one; nothing after `exit
