@@ -1,7 +1,9 @@
 /* agent_local.c — the commander's local socket; see agent_local.h. */
 #include "agent/agent_local.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +39,10 @@ struct lproc {                        /* one connection on agent.sock */
 	uint64_t mig;                     /* source side: the move under way */
 	char *in;                         /* bytes not yet a whole line, owned */
 	size_t inlen;
+	struct event *tmo;                /* AGENT_LOCAL_TIMEOUT_S, while armed */
+	int armed;
+	int succ_ready;                   /* a successor of ours sent `ready` */
+	char why[256];                    /* set: refuse aloud when closing */
 	struct lproc *next;
 };
 
@@ -61,7 +67,7 @@ struct agent_local {
 	agent_local_send_fn send;
 	void *ctx;
 	int lfd;
-	struct event *lev, *chld;
+	struct event *lev, *chld, *lpause;   /* lpause: accept stopped (EMFILE) */
 	struct lproc *procs;
 	size_t nprocs;
 	long next_local;
@@ -138,6 +144,36 @@ static int copy_key(struct msg *dst, const struct msg *src, const char *key)
 	return v ? msg_set(dst, key, v) : 0;
 }
 
+/* One line `refused reason=WHY` on fd, never blocking (a peer that does not
+ * read loses it; the connection closes anyway). */
+static void refuse_fd(int fd, const char *why)
+{
+	struct msg *m = msg_new("refused");
+	char *line = NULL;
+	size_t len = 0;
+
+	if (m && msg_set(m, "reason", why) == 0)
+		line = msg_encode(m, &len);
+	if (line && send(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("refused line not sent: %s", strerror(errno));
+	free(line);
+	msg_free(m);
+}
+
+/* Close p after telling it why (proc_close writes the line). */
+static int proc_refuse(struct lproc *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int proc_refuse(struct lproc *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->why, sizeof(p->why), fmt, ap);
+	va_end(ap);
+	log_warnx("pid %d (uid %u): refused: %s", (int)p->pid, (unsigned)p->uid, p->why);
+	return -1;
+}
+
 /* ---- process -> agent --------------------------------------------------------- */
 
 static int copy_args(struct msg *jr, const struct msg *m)
@@ -155,6 +191,127 @@ static int copy_args(struct msg *jr, const struct msg *m)
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- what survives an agent restart: $RUN/known/PID --------------------------
+ * "JOB UID STARTTIME\n" for each registered process whose job id is known,
+ * written by the agent (root, directory 0700).  A process that comes back
+ * after an agent restart with `register job=J again=1` gets J back only if
+ * the record for its pid (SO_PEERCRED) names J, its uid, and the start time
+ * the kernel gives for that pid now (/proc/PID/stat field 22: a reused pid
+ * has another).  The record goes when the process's connection ends. */
+#define KNOWN_DIR "known"
+
+/* The process's start time in clock ticks since boot, or 0. */
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], *st, *p;
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(st = util_read_file(path, 4096, NULL)))
+		return 0;
+	p = strrchr(st, ')');
+	/* after "pid (comm)": state is field 3, starttime field 22 */
+	for (int f = 2; p && f < 22; f++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	free(st);
+	return v;
+}
+
+static int known_path(const struct agent_local *l, pid_t pid, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%s/" KNOWN_DIR "/%d", l->run_dir, (int)pid) <
+	       (int)size ? 0 : -1;
+}
+
+static void known_write(struct lproc *p)
+{
+	char path[PATH_MAX], line[96];
+	unsigned long long st = proc_start(p->pid);
+	int n;
+
+	if (!st || known_path(p->l, p->pid, path, sizeof(path)) < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%d %u %llu\n", p->job, (unsigned)p->uid, st);
+	if (util_write_atomic(path, line, (size_t)n, 0600) < 0)
+		log_warnx("%s: %s", path, strerror(errno));
+}
+
+static void known_drop(const struct agent_local *l, pid_t pid)
+{
+	char path[PATH_MAX];
+
+	if (known_path(l, pid, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+/* The job the record for p names, if it is p's: J, else 0. */
+static int known_job(const struct lproc *p)
+{
+	char path[PATH_MAX], *s;
+	unsigned long long st = 0;
+	unsigned uid = 0;
+	int job = 0;
+
+	if (known_path(p->l, p->pid, path, sizeof(path)) < 0 ||
+	    !(s = util_read_file(path, 128, NULL)))
+		return 0;
+	if (sscanf(s, "%d %u %llu", &job, &uid, &st) != 3 || uid != (unsigned)p->uid ||
+	    !st || st != proc_start(p->pid))
+		job = 0;
+	free(s);
+	return job;
+}
+
+/* At start: the directory, and no record of a process that is gone. */
+static void known_init(struct agent_local *l)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (snprintf(dir, sizeof(dir), "%s/" KNOWN_DIR, l->run_dir) >= (int)sizeof(dir) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX + 300], *s;
+		unsigned long long st = 0;
+		long pid = strtol(e->d_name, NULL, 10);
+		int keep = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (pid > 0 && (s = util_read_file(path, 128, NULL))) {
+			keep = sscanf(s, "%*d %*u %llu", &st) == 1 && st &&
+			       st == proc_start((pid_t)pid);
+			free(s);
+		}
+		if (!keep)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* `register job=J again=1`: the process was registered as J with an agent
+ * of this host before it restarted.  J if the record agrees, else 0. */
+static int again_job(struct lproc *p, const struct msg *m)
+{
+	double job;
+	int k;
+
+	if (!msg_get(m, "again") || msg_get_num(m, "job", &job) < 0)
+		return 0;
+	k = known_job(p);
+	if (k < 1 || k != (int)job) {
+		log_warnx("pid %d (uid %u) claims job %d again, with no record of it: "
+			  "registered as a new job", (int)p->pid, (unsigned)p->uid, (int)job);
+		return 0;
+	}
+	return k;
 }
 
 /* A restored successor may claim job J only when this agent started it
@@ -189,51 +346,95 @@ static int claim_proof(struct agent_local *l, struct lproc *p, struct msg *jr)
 	return 0;
 }
 
-static struct msg *build_job_register(struct lproc *p, const struct msg *m)
+/* The kernel's word for the process: where /proc/PID/WHAT points.  0, or
+ * -1 with the reason in err (the process is gone, or not ours to see). */
+static int proc_link(pid_t pid, const char *what, char *buf, size_t size,
+		     char *err, size_t errlen)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	n = readlink(path, buf, size - 1);
+	if (n < 0 || (size_t)n >= size - 1) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 n < 0 ? strerror(errno) : "path too long");
+		return -1;
+	}
+	buf[n] = 0;
+	return 0;
+}
+
+/* job_register from the line m, but with prog and cwd as the kernel has
+ * them (the line's `prog` and `cwd` are the process's claim, not used). */
+static struct msg *build_job_register(struct lproc *p, const struct msg *m,
+				      const char *exe, const char *cwd)
 {
 	struct msg *jr = msg_new("job_register");
-	static const char *const keys[] = { "prog", "cwd", "start", "schema" };
+	static const char *const keys[] = { "start", "schema" };
 
 	if (!jr)
 		return NULL;
 	if (msg_setf(jr, "local", "%ld", p->local) < 0 ||
 	    msg_setf(jr, "pid", "%d", (int)p->pid) < 0 ||
-	    msg_setf(jr, "uid", "%u", (unsigned)p->uid) < 0 || copy_args(jr, m) < 0)
+	    msg_setf(jr, "uid", "%u", (unsigned)p->uid) < 0 ||
+	    msg_set(jr, "prog", exe) < 0 || msg_set(jr, "cwd", cwd) < 0 ||
+	    copy_args(jr, m) < 0)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (copy_key(jr, m, keys[i]) < 0)
 			goto fail;
-	if (!msg_get(jr, "prog") && msg_set(jr, "prog", "") < 0)
-		goto fail;
 	return jr;
 fail:
 	msg_free(jr);
 	return NULL;
 }
 
+/* `registered` [job=J] at once: the process learns in mig_init that it is
+ * known (the registry's job id follows when it comes). */
+static void ack_register(struct lproc *p)
+{
+	struct msg *r = msg_new("registered");
+
+	if (r && (!p->job || msg_setf(r, "job", "%d", p->job) == 0))
+		msg_send_fd(p->fd, r);   /* a dead peer shows up as EOF */
+	msg_free(r);
+}
+
 static int on_register(struct lproc *p, const struct msg *m)
 {
 	struct agent_local *l = p->l;
+	char exe[PATH_MAX], cwd[PATH_MAX], err[PATH_MAX + 64];
 	double pid;
+	int again = 0;
 
-	if (p->local) {
-		log_warnx("pid %d: second register: closing", (int)p->pid);
-		return -1;
-	}
-	if (msg_get_num(m, "pid", &pid) < 0 || (pid_t)pid != p->pid) {
-		log_warnx("pid %d registers pid %s: refused (a process registers only itself)",
-			  (int)p->pid, msg_get(m, "pid") ? msg_get(m, "pid") : "?");
-		return -1;
-	}
+	if (p->local)
+		return proc_refuse(p, "second register");
+	if (msg_get_num(m, "pid", &pid) < 0 || (pid_t)pid != p->pid)
+		return proc_refuse(p, "pid %.60s is not the caller's (%d): a process "
+				   "registers only itself", msg_get(m, "pid") ?
+				   msg_get(m, "pid") : "missing", (int)p->pid);
+	if (proc_link(p->pid, "exe", exe, sizeof(exe), err, sizeof(err)) < 0 ||
+	    proc_link(p->pid, "cwd", cwd, sizeof(cwd), err, sizeof(err)) < 0)
+		return proc_refuse(p, "%.200s", err);
 	p->local = ++l->next_local;
-	if (!(p->reg = build_job_register(p, m)))
-		return -1;
+	if (!(p->reg = build_job_register(p, m, exe, cwd)))
+		return proc_refuse(p, "out of memory");
 	p->job = claimed_job(l, p, m);
+	if (!p->job && (p->job = again_job(p, m)))
+		again = 1;
 	if (p->job && (msg_setf(p->reg, "job", "%d", p->job) < 0 ||
-		       claim_proof(l, p, p->reg) < 0))
-		return -1;
-	log_info("pid %d (uid %u) registered%s%s", (int)p->pid, (unsigned)p->uid,
-		 p->job ? " as restored job " : "", p->job ? msg_get(p->reg, "job") : "");
+		       (!again && claim_proof(l, p, p->reg) < 0)))
+		return proc_refuse(p, "out of memory");
+	if (p->job)
+		known_write(p);
+	log_info("pid %d (uid %u) registered: exe=%s cwd=%s%s%s", (int)p->pid,
+		 (unsigned)p->uid, exe, cwd, !p->job ? "" : again ? " again as job " :
+		 " as restored job ", p->job ? msg_get(p->reg, "job") : "");
+	if (msg_get(m, "prog") && strcmp(msg_get(m, "prog"), exe) != 0)
+		log_info("pid %d said prog=%.200s: the kernel's exe is kept", (int)p->pid,
+			 msg_get(m, "prog"));
+	ack_register(p);
 	l->send(l->ctx, p->reg);
 	return 0;
 }
@@ -248,6 +449,7 @@ static int on_ready(struct lproc *p, const struct msg *m)
 		return 0;
 	}
 	s->ready = 1;
+	p->succ_ready = 1;
 	log_info("job %d mig %llu: successor pid %d ready on port %s, %.1f ms after start",
 		 s->job, (unsigned long long)s->mig, (int)p->pid, msg_get(m, "port"),
 		 (util_now_s() - s->started) * 1000);
@@ -369,6 +571,10 @@ static void proc_free(struct lproc *p)
 	l->nprocs--;
 	if (p->ev)
 		event_free(p->ev);
+	if (p->tmo)
+		event_free(p->tmo);
+	if (p->why[0])
+		refuse_fd(p->fd, p->why);
 	close(p->fd);
 	msg_free(p->reg);
 	free(p->in);
@@ -378,6 +584,8 @@ static void proc_free(struct lproc *p)
 static void proc_close(struct lproc *p)
 {
 	proc_report_end(p);
+	if (p->local && p->job)
+		known_drop(p->l, p->pid);
 	proc_free(p);
 }
 
@@ -394,7 +602,7 @@ static int proc_lines(struct lproc *p)
 		int rc = m ? proc_dispatch(p, m) : -1;
 
 		if (!m)
-			log_warnx("pid %d: bad line: %s", (int)p->pid, err);
+			proc_refuse(p, "bad line: %s", err);
 		msg_free(m);
 		if (rc < 0)
 			return -1;
@@ -402,7 +610,35 @@ static int proc_lines(struct lproc *p)
 	}
 	memmove(p->in, p->in + off, p->inlen - off);
 	p->inlen -= off;
-	return p->inlen >= MSG_LINE_MAX ? -1 : 0;
+	if (p->inlen >= AGENT_LOCAL_LINE_MAX)
+		return proc_refuse(p, "line longer than %d bytes", AGENT_LOCAL_LINE_MAX);
+	return 0;
+}
+
+/* Armed while the connection owes something: its `register` (a successor
+ * of ours: its `ready`), or the end of a line it has begun. */
+static void proc_timer(struct lproc *p)
+{
+	struct timeval tv = { AGENT_LOCAL_TIMEOUT_S, 0 };
+	int want = (!p->local && !p->succ_ready) || p->inlen > 0;
+
+	if (want && !p->armed)
+		p->armed = evtimer_add(p->tmo, &tv) == 0;
+	else if (!want && p->armed) {
+		evtimer_del(p->tmo);
+		p->armed = 0;
+	}
+}
+
+static void on_proc_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct lproc *p = arg;
+
+	if (p->inlen > 0)
+		proc_refuse(p, "timeout: a line unfinished for %d s", AGENT_LOCAL_TIMEOUT_S);
+	else
+		proc_refuse(p, "timeout: no register within %d s", AGENT_LOCAL_TIMEOUT_S);
+	proc_close(p);
 }
 
 static void on_proc_read(evutil_socket_t fd, short what, void *arg)
@@ -426,6 +662,8 @@ static void on_proc_read(evutil_socket_t fd, short what, void *arg)
 	p->inlen += (size_t)n;
 	if (proc_lines(p) < 0)
 		proc_close(p);
+	else
+		proc_timer(p);
 }
 
 static int peer_cred(int fd, struct ucred *uc)
@@ -435,28 +673,91 @@ static int peer_cred(int fd, struct ucred *uc)
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, uc, &len);
 }
 
+static size_t conns_of(const struct agent_local *l, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct lproc *p = l->procs; p; p = p->next)
+		n += p->uid == uid;
+	return n;
+}
+
+/* Out of descriptors: stop accepting for a second (the listener stays
+ * readable, and libevent would call us again at once). */
+static void accept_pause(struct agent_local *l)
+{
+	struct timeval tv = { 1, 0 };
+
+	log_warnx("local socket: accept: %s: pausing 1 s", strerror(errno));
+	event_del(l->lev);
+	evtimer_add(l->lpause, &tv);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent_local *l = arg;
+
+	event_add(l->lev, NULL);
+}
+
+/* Why a connection of uid cannot be taken, or NULL. */
+static const char *accept_refusal(struct agent_local *l, uid_t uid, char *buf,
+				  size_t size)
+{
+	if (conns_of(l, uid) >= AGENT_LOCAL_MAX_PER_UID)
+		snprintf(buf, size, "too many connections for uid %u (at most %d)",
+			 (unsigned)uid, AGENT_LOCAL_MAX_PER_UID);
+	else if (l->nprocs >= AGENT_LOCAL_MAX_PROCS)
+		snprintf(buf, size, "too many connections (at most %d)",
+			 AGENT_LOCAL_MAX_PROCS);
+	else
+		return NULL;
+	return buf;
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct agent_local *l = arg;
 	struct ucred uc;
 	struct lproc *p;
+	char why[128];
+	const char *no;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_pause(l);
 		return;
-	if (l->nprocs >= AGENT_LOCAL_MAX_PROCS || peer_cred(fd, &uc) < 0 ||
-	    !(p = calloc(1, sizeof(*p)))) {
-		log_warnx("local socket: connection refused");
+	}
+	if (peer_cred(fd, &uc) < 0) {
+		log_warnx("local socket: SO_PEERCRED: %s", strerror(errno));
+		refuse_fd(fd, "no peer credentials");
+		close(fd);
+		return;
+	}
+	if ((no = accept_refusal(l, uc.uid, why, sizeof(why)))) {
+		/* one line per refusal would let a flood fill the log */
+		log_debug("pid %d (uid %u): refused: %s", (int)uc.pid, (unsigned)uc.uid, no);
+		refuse_fd(fd, no);
+		close(fd);
+		return;
+	}
+	if (!(p = calloc(1, sizeof(*p)))) {
+		refuse_fd(fd, "out of memory");
 		close(fd);
 		return;
 	}
 	*p = (struct lproc){ .l = l, .fd = fd, .pid = uc.pid, .uid = uc.uid,
 			     .next = l->procs };
 	p->ev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_proc_read, p);
+	p->tmo = evtimer_new(l->base, on_proc_timeout, p);
 	l->procs = p;
 	l->nprocs++;
-	if (!p->ev || event_add(p->ev, NULL) < 0)
+	if (!p->ev || !p->tmo || event_add(p->ev, NULL) < 0) {
 		proc_free(p);
+		return;
+	}
+	proc_timer(p);
 }
 
 /* ---- successors ------------------------------------------------------------------- */
@@ -526,6 +827,7 @@ static int on_job_id(struct agent_local *l, const struct msg *m)
 			continue;
 		p->job = job;
 		msg_setf(p->reg, "job", "%d", job);
+		known_write(p);
 		if ((r = msg_new("registered")) && msg_setf(r, "job", "%d", job) == 0)
 			msg_send_fd(p->fd, r);   /* a dead peer shows up as EOF */
 		msg_free(r);
@@ -735,8 +1037,9 @@ static int listen_sock(struct agent_local *l, char *err, size_t errlen)
 static int start_events(struct agent_local *l, char *err, size_t errlen)
 {
 	l->lev = event_new(l->base, l->lfd, EV_READ | EV_PERSIST, on_accept, l);
+	l->lpause = evtimer_new(l->base, on_accept_resume, l);
 	l->chld = evsignal_new(l->base, SIGCHLD, on_sigchld, l);
-	if (!l->lev || !l->chld || event_add(l->lev, NULL) < 0 ||
+	if (!l->lev || !l->lpause || !l->chld || event_add(l->lev, NULL) < 0 ||
 	    evsignal_add(l->chld, NULL) < 0) {
 		snprintf(err, errlen, "local socket: cannot create events");
 		return -1;
@@ -794,6 +1097,11 @@ struct agent_local *agent_local_new(struct event_base *base,
 	}
 	if (cfg->cgroup && locate_cgroup(l, cfg->cgroup, err, errlen) < 0)
 		goto fail;
+	if (mkdir(l->run_dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", l->run_dir, strerror(errno));
+		goto fail;
+	}
+	known_init(l);
 	if (listen_sock(l, err, errlen) < 0 || start_events(l, err, errlen) < 0)
 		goto fail;
 	return l;
@@ -820,6 +1128,8 @@ void agent_local_free(struct agent_local *l)
 	}
 	if (l->lev)
 		event_free(l->lev);
+	if (l->lpause)
+		event_free(l->lpause);
 	if (l->chld)
 		event_free(l->chld);
 	if (l->lfd >= 0) {

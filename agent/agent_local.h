@@ -4,9 +4,22 @@
  * agent's half of a move (docs/MESSAGES.md, docs/COMMANDER.md).
  *
  * It listens on $RUN/agent.sock ($RUN created 0755, the socket 0666 so any
- * user's process can register).  Identity comes from SO_PEERCRED: a
- * `register` whose pid is not the peer's pid closes the connection, and the
- * job belongs to the peer's uid.  Each registered process is announced to
+ * user's process can register).  Identity comes from the kernel: pid and
+ * uid from SO_PEERCRED (a `register` whose pid is not the peer's pid is
+ * refused, and the job belongs to the peer's uid), the executable and the
+ * working directory from /proc/PID/exe and /proc/PID/cwd (the `prog` and
+ * `cwd` words of the line are ignored).  Bounds (docs/LOCAL-PROTOCOL.md,
+ * "Limits"): AGENT_LOCAL_MAX_PER_UID connections per uid and
+ * AGENT_LOCAL_MAX_PROCS in all, lines of at most AGENT_LOCAL_LINE_MAX, and
+ * AGENT_LOCAL_TIMEOUT_S to register (a successor: to send `ready`) and to
+ * finish a line once begun.  A connection the agent will not keep gets one
+ * line `refused reason=...` (written without blocking) before it closes.
+ * A `register` is answered at once with `registered` (job= when known).
+ *
+ * Agent restarts: $RUN/known/PID records "JOB UID STARTTIME" for each
+ * process whose job id is known (removed when its connection ends, stale
+ * ones at start); a `register job=J again=1` keeps J only when the record
+ * of the caller's pid names J, its uid and its current /proc start time.  Each registered process is announced to
  * the registry (`job_register`), its job id forwarded (`registered job=J`);
  * when its socket closes the registry gets `job_status` done/failed (from
  * its `exit` line, `failed` without one; nothing after `exit
@@ -40,7 +53,13 @@
 #include "common/msg.h"
 
 #define AGENT_LOCAL_SOCK "agent.sock"
-#define AGENT_LOCAL_MAX_PROCS 4096    /* connections at once */
+#define AGENT_LOCAL_MAX_PROCS 4096    /* connections at once, all uids */
+#define AGENT_LOCAL_MAX_PER_UID 64    /* connections at once of one uid */
+/* Bytes in one line from a process, '\n' included: the biggest legitimate
+ * line is a `register` with a schema (at most 64 KiB of XML, at worst three
+ * times that once percent-encoded) and the program's arguments. */
+#define AGENT_LOCAL_LINE_MAX (256 * 1024)
+#define AGENT_LOCAL_TIMEOUT_S 10      /* to register, and to end a line */
 
 /* Send m to the registry now, or drop it when not connected (everything
  * that matters is re-announced by agent_local_announce). */

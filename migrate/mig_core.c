@@ -14,7 +14,9 @@
 
 struct mig_state mig_g = { .rfd = -1, .local = { .fd = -1 } };
 volatile sig_atomic_t mig_pending_;
+static volatile sig_atomic_t wake_user, wake_retry;
 struct timespec mig_trigger_ts;
+static int trigger_signo;
 
 void mig_seterr(const char *fmt, ...)
 {
@@ -38,11 +40,20 @@ double mig_env_num(const char *name, double dflt)
 	return s && util_parse_double(s, &v) == 0 && v > 0 ? v : dflt;
 }
 
-/* The handler only records when and sets the flag (clock_gettime is
- * async-signal-safe). */
-static void on_trigger(int sig)
+/* The handler only records when and why, and sets the flag
+ * (clock_gettime is async-signal-safe).  Three senders share the signal:
+ * the agent's kill (the trigger), the kernel for the agent socket
+ * (O_ASYNC: a line came, or the agent went away), and the reconnect
+ * timer. */
+static void on_trigger(int sig, siginfo_t *si, void *uc)
 {
-	clock_gettime(CLOCK_MONOTONIC, &mig_trigger_ts);
+	if (si && si->si_code == SI_TIMER) {
+		wake_retry = 1;
+	} else {
+		clock_gettime(CLOCK_MONOTONIC, &mig_trigger_ts);
+		if (!si || si->si_code <= 0)
+			wake_user = 1;     /* kill(2): SI_USER, SI_QUEUE, SI_TKILL */
+	}
 	mig_pending_ = 1;
 }
 
@@ -73,8 +84,8 @@ static int install_trigger(void)
 	int sig = trigger_signal();
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_trigger;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_sigaction = on_trigger;
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	if (sig < 0 || sig == SIGKILL || sig == SIGSTOP) {
 		mig_seterr("bad RESCHED_SIGNAL \"%s\"", getenv("RESCHED_SIGNAL"));
@@ -84,6 +95,7 @@ static int install_trigger(void)
 		mig_seterr("sigaction: %s", strerror(errno));
 		return -1;
 	}
+	trigger_signo = sig;
 	return 0;
 }
 
@@ -135,7 +147,11 @@ static void connect_agent(void)
 	static int warned;
 	char err[MIG_ERR_LEN];
 
-	if (mig_local_open(&mig_g.local, err, sizeof(err)) == 0 || warned)
+	if (mig_local_open(&mig_g.local, err, sizeof(err)) == 0) {
+		mig_local_async(&mig_g.local, trigger_signo);
+		return;
+	}
+	if (warned)
 		return;
 	warned = 1;
 	fprintf(stderr, "%s: libmigrate: no agent at %s: cannot migrate\n",
@@ -145,9 +161,48 @@ static void connect_agent(void)
 void mig_register(const char *job)
 {
 	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
-				   mig_g.schema_xml, job };
+				   mig_g.schema_xml, job, 0 };
 
 	mig_local_register(&mig_g.local, &ri);
+}
+
+/* The first `register`: the agent answers at once, `registered` [job=J],
+ * or `refused reason=...` and closes.  An agent that says nothing within
+ * MIG_ACK_WAIT_MS is taken as having heard us (it answers later, if at
+ * all); one that refuses is reported once, with its reason. */
+#define MIG_ACK_WAIT_MS 2000
+static void register_first(void)
+{
+	double end = util_now_s() + MIG_ACK_WAIT_MS / 1000.0;
+	char err[MIG_ERR_LEN];
+
+	if (!mig_local_up(&mig_g.local))
+		return;
+	mig_register(NULL);
+	while (mig_local_up(&mig_g.local)) {
+		int left = (int)((end - util_now_s()) * 1000);
+		struct msg *m;
+		int done;
+
+		if (left <= 0)
+			break;
+		if (!(m = mig_local_recv(&mig_g.local, left, err, sizeof(err))))
+			break;
+		done = !strcmp(msg_type(m), "registered");
+		if (done && msg_get(m, "job"))
+			snprintf(mig_g.job, sizeof(mig_g.job), "%s", msg_get(m, "job"));
+		msg_free(m);
+		if (done)
+			break;
+	}
+	if (mig_local_up(&mig_g.local))
+		return;
+	if (mig_g.local.refused[0])
+		mig_seterr("agent at %s refused this process: %s", mig_g.local.path,
+			   mig_g.local.refused);
+	else
+		mig_seterr("agent at %s closed the connection", mig_g.local.path);
+	fprintf(stderr, "%s: libmigrate: %s: cannot migrate\n", mig_g.prog, mig_g.err);
 }
 
 static void at_exit(int status, void *arg)
@@ -184,7 +239,7 @@ int mig_init(int *argc, char ***argv)
 	mig_g.inited = 1;
 	if (getenv("RESCHED_RESTORE_TOKEN"))
 		return mig_restore_begin();
-	mig_register(NULL);
+	register_first();
 	return 0;
 }
 
@@ -228,16 +283,77 @@ int mig_restored(void)
 	return mig_g.restored;
 }
 
+/* ---- the agent went away: connect and register again ------------------
+ * At the poll point that notices (the kernel signalled the socket's end),
+ * then from a one-shot timer on the trigger signal, 1 2 4 8 16 30 30 ...
+ * seconds apart, MIG_RECONNECT_TRIES times in all; never in a loop.  The
+ * new `register` carries `job=J again=1` when the job id is known: the
+ * agent gives it back only to the same process (docs/LOCAL-PROTOCOL.md). */
+#define MIG_RECONNECT_TRIES 10
+static timer_t retry_timer;
+static int have_timer, tries, retry_armed;
+
+static void arm_retry(void)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	if (tries >= MIG_RECONNECT_TRIES) {
+		mig_seterr("agent at %s gone; %d reconnects failed", mig_g.local.path, tries);
+		fprintf(stderr, "%s: libmigrate: %s: cannot migrate any more\n", mig_g.prog,
+			mig_g.err);
+		tries++;
+		return;
+	}
+	sev.sigev_signo = trigger_signo;
+	if (!have_timer && timer_create(CLOCK_MONOTONIC, &sev, &retry_timer) < 0)
+		return;
+	have_timer = 1;
+	its.it_value.tv_sec = tries < 5 ? 1L << tries : 30;
+	tries++;
+	retry_armed = timer_settime(retry_timer, 0, &its, NULL) == 0;
+}
+
+static void reconnect(int timer_fired)
+{
+	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
+				   mig_g.schema_xml, mig_g.job[0] ? mig_g.job : NULL, 1 };
+	char err[MIG_ERR_LEN];
+
+	if (tries > MIG_RECONNECT_TRIES || mig_g.local.refused[0] ||
+	    (retry_armed && !timer_fired))
+		return;
+	retry_armed = 0;
+	if (mig_local_open(&mig_g.local, err, sizeof(err)) < 0) {
+		arm_retry();
+		return;
+	}
+	mig_local_async(&mig_g.local, trigger_signo);
+	if (mig_local_register(&mig_g.local, &ri) < 0) {
+		arm_retry();
+		return;
+	}
+	fprintf(stderr, "%s: libmigrate: registered again with the agent at %s%s%s\n",
+		mig_g.prog, mig_g.local.path, ri.job ? " as job " : "", ri.job ? ri.job : "");
+	tries = 0;
+}
+
 void mig_poll_slow(const char *label)
 {
+	int user = wake_user, timer = wake_retry;
+
 	mig_pending_ = 0;
+	wake_user = wake_retry = 0;
 	if (mig_g.restore_pending) {
 		mig_restore_finish();
 		return;
 	}
 	if (mig_g.finalized || !mig_g.inited)
 		return;
-	mig_move(label);
+	if (mig_local_up(&mig_g.local))
+		mig_move(label, user);
+	if (!mig_local_up(&mig_g.local) && !mig_g.migrated && !mig_g.no_reconnect)
+		reconnect(timer);
 }
 
 void mig_finalize(void)

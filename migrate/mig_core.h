@@ -18,6 +18,7 @@
 
 struct mig_state {
 	int inited, finalized, migrated;
+	int no_reconnect;             /* MPI: its ranks do not re-register */
 	struct mig_table table;       /* owned */
 	struct mig_local local;       /* owned */
 	char prog[64];                /* basename of argv[0] */
@@ -47,7 +48,8 @@ void mig_register(const char *job);
 /* mig_restore.c */
 int mig_restore_begin(void);      /* in mig_init, restore mode */
 void mig_restore_finish(void);    /* reads the body; exits on failure */
-/* mig_move.c */
-void mig_move(const char *label);
+/* mig_move.c: read what the agent sent (waiting up to 2 s for the command
+ * when wait, i.e. after the trigger signal itself) and move if told to. */
+void mig_move(const char *label, int wait);
 
 #endif

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define CORRUPT_CHUNK 65536
 
 /* Wait for `events` on fd; 0 ready, -1 timeout or error. */
@@ -29,6 +31,22 @@ static int fd_wait(int fd, short events, int timeout_ms, char *err, size_t errle
 	return -1;
 }
 
+/* The next wait of f: timeout_ms, or less to meet the deadline. */
+static int fd_wait_f(struct mig_fdio *f, short events, char *err, size_t errlen)
+{
+	double left;
+
+	if (f->deadline <= 0)
+		return fd_wait(f->fd, events, f->timeout_ms, err, errlen);
+	left = (f->deadline - util_now_s()) * 1000;
+	if (left < 1) {
+		snprintf(err, errlen, "deadline passed");
+		return -1;
+	}
+	return fd_wait(f->fd, events, f->timeout_ms >= 0 && f->timeout_ms < left ?
+		       f->timeout_ms : (int)left, err, errlen);
+}
+
 static int fd_read(struct mig_io *io, void *buf, size_t n, char *err, size_t errlen)
 {
 	struct mig_fdio *f = (struct mig_fdio *)io;
@@ -44,7 +62,7 @@ static int fd_read(struct mig_io *io, void *buf, size_t n, char *err, size_t err
 			snprintf(err, errlen, "connection closed by peer");
 			return -1;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (fd_wait(f->fd, POLLIN, f->timeout_ms, err, errlen) < 0)
+			if (fd_wait_f(f, POLLIN, err, errlen) < 0)
 				return -1;
 		} else if (errno != EINTR) {
 			snprintf(err, errlen, "recv: %s", strerror(errno));
@@ -65,7 +83,7 @@ static int fd_write_raw(struct mig_fdio *f, const unsigned char *p, size_t n,
 			n -= (size_t)r;
 			f->off += (uint64_t)r;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (fd_wait(f->fd, POLLOUT, f->timeout_ms, err, errlen) < 0)
+			if (fd_wait_f(f, POLLOUT, err, errlen) < 0)
 				return -1;
 		} else if (errno != EINTR) {
 			snprintf(err, errlen, "send: %s", strerror(errno));

@@ -1,7 +1,8 @@
 /*
  * mig_io.h — the byte transport under the migration stream: read exactly n
  * bytes / write exactly n bytes, or fail with a reason.  Two kinds:
- *   mig_fdio   a socket, non-blocking, every wait bounded by timeout_ms;
+ *   mig_fdio   a socket, non-blocking, every wait bounded by timeout_ms
+ *              and, when deadline is set, by that overall deadline;
  *              writes use MSG_NOSIGNAL (a dead peer is an error, never a
  *              SIGPIPE).  corrupt_at >= 0 flips the bit 0x01 of that stream
  *              byte on the wire (test hook RESCHED_TEST_CORRUPT_AT).
@@ -25,6 +26,7 @@ struct mig_fdio {
 	struct mig_io io;         /* first: a struct mig_io * points here */
 	int fd;                   /* not owned */
 	int timeout_ms;           /* per wait */
+	double deadline;          /* util_now_s() by which every wait ends; 0 none */
 	uint64_t off;             /* bytes written so far */
 	int64_t corrupt_at;       /* -1: off */
 };

@@ -2,6 +2,7 @@
 #include "migrate/mig_local.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ int mig_local_open(struct mig_local *l, char *err, size_t errlen)
 
 	l->fd = -1;
 	l->rb = (struct msg_rbuf)MSG_RBUF_INIT;
+	l->refused[0] = 0;
 	n = snprintf(l->path, sizeof(l->path), "%s/agent.sock",
 		     run && *run ? run : MIG_RUN_DEFAULT);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || (size_t)n >= sizeof(l->path)) {
@@ -34,6 +36,19 @@ int mig_local_open(struct mig_local *l, char *err, size_t errlen)
 	return 0;
 }
 
+int mig_local_async(struct mig_local *l, int signo)
+{
+	int fl;
+
+	if (l->fd < 0 || (fl = fcntl(l->fd, F_GETFL)) < 0)
+		return -1;
+	if (signo <= 0)
+		return fcntl(l->fd, F_SETFL, fl & ~O_ASYNC);
+	if (fcntl(l->fd, F_SETOWN, getpid()) < 0 || fcntl(l->fd, F_SETSIG, signo) < 0)
+		return -1;
+	return fcntl(l->fd, F_SETFL, fl | O_ASYNC);
+}
+
 void mig_local_close(struct mig_local *l)
 {
 	if (l->fd >= 0)
@@ -47,12 +62,39 @@ int mig_local_up(const struct mig_local *l)
 	return l->fd >= 0;
 }
 
+/* 1 (and the reason kept) if m is the agent's `refused` line. */
+static int is_refusal(struct mig_local *l, const struct msg *m)
+{
+	const char *why = msg_get(m, "reason");
+
+	if (strcmp(msg_type(m), "refused") != 0)
+		return 0;
+	snprintf(l->refused, sizeof(l->refused), "%s", why && *why ? why : "no reason given");
+	return 1;
+}
+
+/* A send failed: the agent may have said why before it closed. */
+static void last_words(struct mig_local *l)
+{
+	char err[MSG_ERR_LEN];
+	struct msg *m;
+
+	while ((m = msg_recv_fd(l->fd, &l->rb, 0, err, sizeof(err)))) {
+		int done = is_refusal(l, m);
+
+		msg_free(m);
+		if (done)
+			break;
+	}
+}
+
 int mig_local_send(struct mig_local *l, const struct msg *m)
 {
 	if (l->fd < 0)
 		return -1;
 	if (msg_send_fd(l->fd, m) == 0)
 		return 0;
+	last_words(l);
 	mig_local_close(l);
 	return -1;
 }
@@ -67,6 +109,11 @@ struct msg *mig_local_recv(struct mig_local *l, int timeout_ms, char *err,
 		return NULL;
 	}
 	m = msg_recv_fd(l->fd, &l->rb, timeout_ms, err, errlen);
+	if (m && is_refusal(l, m)) {
+		msg_free(m);
+		m = NULL;
+		snprintf(err, errlen, "refused: %s", l->refused);
+	}
 	if (!m && strcmp(err, "timeout") != 0)
 		mig_local_close(l);
 	return m;
@@ -114,7 +161,8 @@ int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri)
 	if (ok && ri->schema)
 		ok = msg_set(m, "schema", ri->schema) == 0;
 	if (ok && ri->job)
-		ok = msg_set(m, "job", ri->job) == 0 && msg_set(m, "restored", "1") == 0;
+		ok = msg_set(m, "job", ri->job) == 0 &&
+		     msg_set(m, ri->again ? "again" : "restored", "1") == 0;
 	return send_free(l, m, ok);
 }
 

@@ -29,11 +29,18 @@ static double trigger_s(void)
 	return t > 0 ? t : util_now_s();
 }
 
-/* The pending `migrate` command (caller frees), or NULL. */
-static struct msg *read_command(void)
+/* The pending `migrate` command (caller frees), or NULL.  Without wait only
+ * the lines already there are read.  A command taken at a wake-up by its
+ * line (O_ASYNC) is followed by the agent's signal: that one does not wait
+ * again. */
+static int cmd_taken;
+static struct msg *read_command(int wait)
 {
-	double end = util_now_s() + CMD_WAIT_MS / 1000.0;
+	double end = util_now_s() + (wait && !cmd_taken ? CMD_WAIT_MS / 1000.0 : 0);
 	char err[MSG_ERR_LEN];
+
+	if (wait)
+		cmd_taken = 0;
 
 	while (mig_local_up(&mig_g.local)) {
 		int left = (int)((end - util_now_s()) * 1000);
@@ -42,8 +49,10 @@ static struct msg *read_command(void)
 
 		if (!m)
 			return NULL;
-		if (!strcmp(msg_type(m), "migrate"))
+		if (!strcmp(msg_type(m), "migrate")) {
+			cmd_taken = !wait;
 			return m;
+		}
 		if (!strcmp(msg_type(m), "registered") && msg_get(m, "job"))
 			snprintf(mig_g.job, sizeof(mig_g.job), "%s", msg_get(m, "job"));
 		msg_free(m);
@@ -144,9 +153,9 @@ static void move_done(struct move *mv)
 	exit(0);
 }
 
-void mig_move(const char *label)
+void mig_move(const char *label, int wait)
 {
-	struct msg *cmd = read_command();
+	struct msg *cmd = read_command(wait);
 	struct move mv = { 0 };
 
 	if (!cmd)

@@ -803,6 +803,10 @@ static void setup(void)
 
 	S.up = 1;
 	S.k = 1;
+	/* ranks read the agent only at agreed rounds: no wake-ups by the
+	 * socket, and no re-registering (the ranks must agree on it) */
+	mig_g.no_reconnect = 1;
+	mig_local_async(&mig_g.local, 0);
 	S.agree_ms = mig_env_num("RESCHED_MPI_AGREE_MS", MIG_MPI_AGREE_MS);
 	S.round_t = util_now_s();
 	MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);

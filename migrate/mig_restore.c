@@ -41,13 +41,19 @@ static void write_portfile(int port)
 		restore_fail("cannot write RESCHED_RESTORE_PORTFILE");
 }
 
-/* Accept until a peer presents the token and a good header. */
+/* Accept until a peer presents the token and a good header.  Each peer has
+ * MIG_TOKEN_WAIT_S (within the overall deadline) to send its token and the
+ * header behind it; a peer without the token (silent, junk, wrong, cut
+ * short) is answered "err ..." and closed, and the next one accepted.  Only
+ * a peer that had the token can fail the restore. */
+#define MIG_TOKEN_WAIT_S 3.0
 static int accept_source(int lfd, const char *token, double deadline)
 {
 	char err[MIG_ERR_LEN];
 
 	for (;;) {
 		int left = (int)((deadline - util_now_s()) * 1000), fd, r;
+		double tdl;
 
 		if (left <= 0)
 			restore_fail("timeout waiting for the source");
@@ -55,7 +61,10 @@ static int accept_source(int lfd, const char *token, double deadline)
 		if (fd < 0)
 			restore_fail(err);
 		mig_fdio_init(&mig_g.rio, fd, left);
+		tdl = util_now_s() + MIG_TOKEN_WAIT_S;
+		mig_g.rio.deadline = tdl < deadline ? tdl : deadline;
 		r = mig_stream_recv_head(&mig_g.rio.io, token, &mig_g.rx, err, sizeof(err));
+		mig_g.rio.deadline = 0;
 		if (r == 0) {
 			answer(fd, "go", NULL);
 			return fd;

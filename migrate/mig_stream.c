@@ -53,14 +53,16 @@ static int tx_put(struct tx *x, const void *p, size_t n)
 
 static int tx_head(struct tx *x, const char *token)
 {
-	unsigned char h[MIG_HEAD_LEN];
+	unsigned char h[MIG_HEAD_LEN], tl8;
 	size_t tl = strlen(token);
-	uint16_t tl16 = (uint16_t)tl;
 
-	if (tl > MIG_TOKEN_MAX) {
-		snprintf(x->err, x->errlen, "token longer than %d bytes", MIG_TOKEN_MAX);
+	if (tl == 0 || tl > MIG_TOKEN_MAX) {
+		snprintf(x->err, x->errlen, "token of %zu bytes (1 to %d)", tl, MIG_TOKEN_MAX);
 		return -1;
 	}
+	tl8 = (unsigned char)tl;
+	if (tx_put(x, &tl8, 1) < 0 || tx_put(x, token, tl) < 0)
+		return -1;
 	memcpy(h, MIG_MAGIC, 4);
 	h[4] = MIG_VERSION;
 	h[5] = mig_host_big_endian() ? MIG_ORDER_BIG : MIG_ORDER_LITTLE;
@@ -70,10 +72,7 @@ static int tx_head(struct tx *x, const char *token)
 	h[9] = sizeof(double);
 	h[10] = sizeof(float);
 	h[11] = 0;
-	memcpy(h + 12, &tl16, 2);
-	if (tx_put(x, h, sizeof(h)) < 0)
-		return -1;
-	return tx_put(x, token, tl);
+	return tx_put(x, h, sizeof(h));
 }
 
 static int tx_name(struct tx *x, char kind, const char *name)
@@ -225,12 +224,21 @@ static int rx_get(struct mig_io *io, struct mig_rx *rx, void *p, size_t n,
 	return 0;
 }
 
+/* Constant time: both sides are padded to MIG_TOKEN_MAX and every byte is
+ * compared, so the time says nothing about where they differ.  (Not
+ * libsodium's sodium_memcmp: libmigrate is linked into applications and
+ * cross-built for s390x, and carries no libsodium.) */
 static int ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
-	unsigned char d = alen != blen;
+	unsigned char pa[MIG_TOKEN_MAX] = { 0 }, pb[MIG_TOKEN_MAX] = { 0 };
+	volatile unsigned char d = alen != blen;
 
-	for (size_t i = 0; i < alen && i < blen; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
+	if (alen > MIG_TOKEN_MAX || blen > MIG_TOKEN_MAX)
+		return 0;
+	memcpy(pa, a, alen);
+	memcpy(pb, b, blen);
+	for (size_t i = 0; i < MIG_TOKEN_MAX; i++)
+		d |= (unsigned char)(pa[i] ^ pb[i]);
 	return d == 0;
 }
 
@@ -250,12 +258,38 @@ static int head_sizes(const unsigned char *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* The token, first on the wire: a length byte, at most MIG_TOKEN_MAX bytes.
+ * Anything else (too long, cut short, different) is MIG_BAD_TOKEN. */
+static int rx_token(struct mig_io *io, struct mig_rx *rx, const char *token,
+		    char *err, size_t errlen)
+{
+	char tok[MIG_TOKEN_MAX], why[MIG_ERR_LEN];
+	unsigned char tl;
+
+	if (rx_get(io, rx, &tl, 1, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "no token: %.100s", why);
+		return MIG_BAD_TOKEN;
+	}
+	if (tl == 0 || tl > MIG_TOKEN_MAX) {
+		snprintf(err, errlen, "wrong token (length %u)", tl);
+		return MIG_BAD_TOKEN;
+	}
+	if (rx_get(io, rx, tok, tl, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "token cut short: %.100s", why);
+		return MIG_BAD_TOKEN;
+	}
+	if (!ct_equal(tok, tl, token, strlen(token))) {
+		snprintf(err, errlen, "wrong token");
+		return MIG_BAD_TOKEN;
+	}
+	return 0;
+}
+
 int mig_stream_recv_head(struct mig_io *io, const char *token,
 			 struct mig_rx *rx, char *err, size_t errlen)
 {
 	unsigned char h[MIG_HEAD_LEN];
-	char tok[MIG_TOKEN_MAX];
-	uint16_t tl;
+	int r;
 
 	memset(rx, 0, sizeof(*rx));
 	rx->sum = mig_sum_new();
@@ -263,6 +297,8 @@ int mig_stream_recv_head(struct mig_io *io, const char *token,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if ((r = rx_token(io, rx, token, err, errlen)) != 0)
+		return r;
 	if (rx_get(io, rx, h, sizeof(h), err, errlen) < 0)
 		return -1;
 	if (memcmp(h, MIG_MAGIC, 4) != 0 ||
@@ -271,14 +307,6 @@ int mig_stream_recv_head(struct mig_io *io, const char *token,
 		return -1;
 	}
 	rx->swap = (h[5] == MIG_ORDER_BIG) != mig_host_big_endian();
-	memcpy(&tl, h + 12, 2);
-	if (rx->swap)
-		tl = mig_swap16(tl);
-	if (tl > MIG_TOKEN_MAX || rx_get(io, rx, tok, tl, err, errlen) < 0 ||
-	    !ct_equal(tok, tl, token, strlen(token))) {
-		snprintf(err, errlen, "wrong token");
-		return MIG_BAD_TOKEN;
-	}
 	if (h[4] != MIG_VERSION) {
 		snprintf(err, errlen, "stream version %u, expected %d", h[4], MIG_VERSION);
 		return -1;

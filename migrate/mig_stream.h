@@ -1,13 +1,16 @@
 /*
  * mig_stream.h — the migration stream (docs/MIGRATION.md, "Stream format").
  *
- *   header   "RSMG" version order sizeof(int long size_t double float) flags
- *            u16 token length, token
+ *   token    u8 token length (1..MIG_TOKEN_MAX), token
+ *   header   "RSMG" version(2) order sizeof(int long size_t double float) flags
  *   records  'T' u8 namelen name u8 type u64 count payload(count*width)
  *            'F' u8 namelen name u64 len encoder-buffer(len)
  *   trailer  'E' u32 records, u64 XXH3-64 of every byte before it
- * The receiver answers with one line after the header ("go", or "err
- * REASON" and close) and one after the trailer ("ok" or "err REASON").
+ * The token goes first so that the receiver checks it (constant time)
+ * before it reads, let alone believes, anything else: a stranger's bytes
+ * never get past the first 1 + MIG_TOKEN_MAX.  The receiver answers with
+ * one line after the header ("go", or "err REASON" and close) and one after
+ * the trailer ("ok" or "err REASON").
  * All integers in the sender's byte order; the receiver converts ("receiver
  * makes right").  Typed payloads are staged through a 32 KiB buffer on
  * each side (mig_stream.c, MIG_PIECE: faster than sending and receiving
@@ -17,7 +20,8 @@
  * checked against its own table and limits before use; fn buffers grow only
  * as their bytes arrive; fn loads run only after the checksum matched.
  * Errors: -1 with a reason in err; mig_stream_recv_head returns
- * MIG_BAD_TOKEN for a peer without the right token.
+ * MIG_BAD_TOKEN for a peer without the right token (wrong, too long, or
+ * not all there: closed or timed out before its last byte).
  */
 #ifndef RESCHED_MIG_STREAM_H
 #define RESCHED_MIG_STREAM_H
@@ -29,8 +33,8 @@
 #include "migrate/mig_table.h"
 
 #define MIG_MAGIC "RSMG"
-#define MIG_VERSION 1
-#define MIG_HEAD_LEN 14           /* magic..flags + u16 token length */
+#define MIG_VERSION 2             /* 2: the token before the header */
+#define MIG_HEAD_LEN 12           /* magic..flags, after the token */
 #define MIG_TOKEN_MAX 128
 #define MIG_CHUNK ((size_t)4 << 20)  /* fn buffer growth, MPI message size */
 #define MIG_BAD_TOKEN (-2)
@@ -58,7 +62,9 @@ int mig_stream_send(struct mig_io *io, struct mig_table *t, const char *token,
 int mig_stream_answer(struct mig_io *io, char *line, size_t size,
 		      char *err, size_t errlen);
 
-/* Read and check the header and token.  0, -1, or MIG_BAD_TOKEN. */
+/* Read and check the token, then the header.  0, -1 (the token was right,
+ * the header is not), or MIG_BAD_TOKEN (then nothing after the token was
+ * read). */
 int mig_stream_recv_head(struct mig_io *io, const char *token,
 			 struct mig_rx *rx, char *err, size_t errlen);
 /* Read every record into `t`'s memory, check that each protected entry

@@ -87,8 +87,16 @@ int mig_get_strdup(struct mig_dec *d, char **out);
 /* Start libmigrate.  Removes `--mig-schema FILE` from argv (argv is
  * rearranged in place; *argc updated), reads the application schema
  * (that file or $RESCHED_SCHEMA), installs the trigger signal handler and
- * registers with the agent.  Without an agent it prints once
- * "PROG: libmigrate: no agent at PATH: cannot migrate" and returns 0.
+ * registers with the agent (waiting up to 2 s for its answer).  Without an
+ * agent it prints once "PROG: libmigrate: no agent at PATH: cannot
+ * migrate" and returns 0; an agent that refuses the process (too many
+ * connections of its uid, ...) is reported the same way with its reason,
+ * "PROG: libmigrate: agent at PATH refused this process: REASON: cannot
+ * migrate", which mig_strerror() then returns.  The trigger signal is
+ * also raised by the kernel when the agent's socket has something to read
+ * or ends (an agent restart: the next poll point registers again, see
+ * docs/LOCAL-PROTOCOL.md) and by a reconnect timer; the program sees none
+ * of it beyond an EINTR where the trigger could already cause one.
  * In restore mode ($RESCHED_RESTORE_TOKEN set) it listens on a TCP port,
  * waits (up to $RESCHED_RESTORE_TIMEOUT s, default 30) for the source that
  * presents the token and accepts its stream header; the state itself is

@@ -1,7 +1,7 @@
 /*
  * fuzz_mig_decode — libFuzzer harness for libmigrate's receiver: the bytes
- * are a migration stream read through the memory transport (header, token
- * "t", records, trailer) into a fixed table of typed objects and one fn
+ * are a migration stream read through the memory transport (token
+ * "t" first, header, records, trailer) into a fixed table of typed objects and one fn
  * object whose load walks a small tree through the portable decoder.  Also
  * decodes the bytes directly as an fn encoder buffer.  Seed: a real stream
  * (corpus/fuzz_mig_decode/).

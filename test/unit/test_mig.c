@@ -1,9 +1,12 @@
-/* test_mig.c — libmigrate's encoder, stream and schema, through memory. */
+/* test_mig.c — libmigrate's encoder, stream and schema, through memory; its side of the agent's refusal. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "migrate/mig_encode.h"
 #include "migrate/mig_io.h"
+#include "migrate/mig_local.h"
 #include "migrate/mig_schema.h"
 #include "migrate/mig_stream.h"
 #include "migrate/mig_sum.h"
@@ -179,7 +182,12 @@ TEST(mig_stream_round_trip)
 	char err[MIG_ERR_LEN];
 
 	CHECK(len > 0);
-	CHECK(!memcmp(buf, "RSMG", 4));
+	/* version 2: the token first (u8 length, bytes), then the header */
+	CHECK_INT_EQ(buf[0], 6);
+	CHECK(!memcmp(buf + 1, "tok123", 6));
+	CHECK(!memcmp(buf + 7, "RSMG", 4));
+	CHECK_INT_EQ(buf[11], MIG_VERSION);
+	CHECK_INT_EQ(MIG_VERSION, 2);
 	state_fill(&want);
 	CHECK_INT_EQ(recv_stream(buf, len, "tok123", &got, err, sizeof(err)), 0);
 	CHECK(state_equal(&want, &got));
@@ -198,6 +206,58 @@ TEST(mig_stream_bad_token_refused)
 	CHECK_INT_EQ(recv_stream(buf, len, "tok12", &got, err, sizeof(err)), MIG_BAD_TOKEN);
 	CHECK_STR_HAS(err, "wrong token");
 	free(buf);
+}
+
+/* Whatever a stranger sends, the receiver reads at most the token's
+ * 1 + MIG_TOKEN_MAX bytes and answers MIG_BAD_TOKEN (never -1, which
+ * would end a successor): junk, a version 1 stream (magic first), an
+ * over-long or empty token, a token cut short, nothing at all. */
+static int head_of(const void *buf, size_t len, const char *token, size_t *used,
+		   char *err, size_t errlen)
+{
+	struct mig_memio io;
+	struct mig_rx rx;
+	int r;
+
+	mig_memio_init(&io, buf, len);
+	r = mig_stream_recv_head(&io.io, token, &rx, err, errlen);
+	mig_rx_release(&rx);
+	*used = io.inpos;
+	return r;
+}
+
+TEST(mig_stream_token_first_strangers_refused)
+{
+	static const unsigned char v1[] = "RSMG\x01L\x04\x08\x08\x08\x04\x00\x03\x00tok";
+	unsigned char big[600], cut[] = { 3, 't', 'o' };
+	const unsigned char empty[] = { 0, 'R', 'S', 'M', 'G' };
+	unsigned char *good = NULL;
+	size_t len = make_stream("tok", &good), used;
+	char err[MIG_ERR_LEN];
+
+	CHECK_INT_EQ(head_of("junk\n", 5, "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK(used <= 5);
+	CHECK_INT_EQ(head_of(v1, sizeof(v1) - 1, "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK(used == 1);                  /* 'R' (82) taken as the length: cut short */
+	memset(big, 'a', sizeof(big));
+	big[0] = 200;                      /* longer than MIG_TOKEN_MAX: not even read */
+	CHECK_INT_EQ(head_of(big, sizeof(big), "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK_INT_EQ((long)used, 1);
+	CHECK_STR_HAS(err, "wrong token");
+	big[0] = MIG_TOKEN_MAX;            /* as long as allowed, wrong: read, compared, no more */
+	CHECK_INT_EQ(head_of(big, sizeof(big), "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK_INT_EQ((long)used, 1 + MIG_TOKEN_MAX);
+	CHECK_INT_EQ(head_of(empty, sizeof(empty), "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK_INT_EQ(head_of(cut, sizeof(cut), "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK_STR_HAS(err, "token cut short");
+	CHECK_INT_EQ(head_of("", 0, "tok", &used, err, sizeof(err)), MIG_BAD_TOKEN);
+	CHECK_STR_HAS(err, "no token");
+	/* the right token with a bad header behind it is the source's failure: -1 */
+	CHECK(len > 12);
+	good[5] = 'X';                     /* "RSMG" -> "RXMG" */
+	CHECK_INT_EQ(head_of(good, len, "tok", &used, err, sizeof(err)), -1);
+	CHECK_STR_HAS(err, "not a migration stream");
+	free(good);
 }
 
 TEST(mig_stream_every_corrupt_byte_fails)
@@ -300,12 +360,12 @@ static uint64_t dbits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 static void foreign_head(struct fw *w, int double_size)
 {
 	memset(w, 0, sizeof(*w));
+	fw_val(w, 1, 1); fw_raw(w, "t", 1);
 	fw_raw(w, "RSMG", 4);
-	fw_val(w, 1, 1);
+	fw_val(w, MIG_VERSION, 1);
 	fw_val(w, mig_host_big_endian() ? 'L' : 'B', 1);
 	fw_val(w, 4, 1); fw_val(w, 8, 1); fw_val(w, 8, 1);
 	fw_val(w, (uint64_t)double_size, 1); fw_val(w, 4, 1); fw_val(w, 0, 1);
-	fw_val(w, 1, 2); fw_raw(w, "t", 1);
 }
 
 static size_t foreign_stream(struct fw *w, int double_size)
@@ -472,4 +532,40 @@ TEST(mig_schema_errors_name_file_and_line)
 	/* external entities are never loaded */
 	if (mig_schema_parse(ent, strlen(ent), "d.xml", &s, err, sizeof(err)) == 0)
 		CHECK(strstr(s.name, "root") == NULL);
+}
+
+/* ---- the local socket: the agent's refusal ------------------------------ */
+
+/* An agent that refuses writes `refused reason=...` and closes; libmigrate
+ * keeps the reason whether it meets the line on a receive or on a send that
+ * fails because the agent is gone. */
+TEST(mig_local_keeps_the_agents_refusal)
+{
+	static const char line[] = "refused reason=too%20many%20connections%20for%20uid%2065534\n";
+	struct mig_local l = { .fd = -1 };
+	struct msg *m = msg_new("exit");
+	char err[MSG_ERR_LEN];
+	int sv[2];
+
+	CHECK(m != NULL && msg_set(m, "status", "done") == 0);
+	/* on a receive */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	l.fd = sv[0];
+	l.refused[0] = 0;
+	CHECK(write(sv[1], line, sizeof(line) - 1) == (ssize_t)(sizeof(line) - 1));
+	close(sv[1]);
+	CHECK(mig_local_recv(&l, 1000, err, sizeof(err)) == NULL);
+	CHECK_STR_HAS(err, "refused: too many connections for uid 65534");
+	CHECK(!mig_local_up(&l));
+	CHECK(!strcmp(l.refused, "too many connections for uid 65534"));
+	/* on a failed send: the line is still there to read */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	l.fd = sv[0];
+	l.refused[0] = 0;
+	CHECK(write(sv[1], line, sizeof(line) - 1) == (ssize_t)(sizeof(line) - 1));
+	close(sv[1]);
+	CHECK_INT_EQ(mig_local_send(&l, m), -1);
+	CHECK(!mig_local_up(&l));
+	CHECK(!strcmp(l.refused, "too many connections for uid 65534"));
+	msg_free(m);
 }
