@@ -34,6 +34,7 @@ njobs() { ls "$M/procs" 2>/dev/null | wc -l; }
 cluster_track $!
 wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
+echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # the jobs here run as root
 for h in h1 h2; do cluster_add_host $h; start_agent $h; done
 wait_until 10 sh -c "[ \$(ls '$M/hosts' | wc -l) -eq 2 ]" || fail "hosts did not appear"
 SOCK=$T/run-h1/agent.sock

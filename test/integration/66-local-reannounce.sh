@@ -17,6 +17,7 @@ command -v setpriv >/dev/null || { echo "needs setpriv"; exit 77; }
 cluster_track $!
 wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
+echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # the jobs here run as root
 for h in h1 h2; do cluster_add_host $h; start_agent $h; done
 wait_until 10 sh -c "[ \$(ls '$M/hosts' | wc -l) -eq 2 ]" || fail "hosts did not appear"
 ok "registry and agents h1 h2 up"
