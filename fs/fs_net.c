@@ -52,7 +52,7 @@ struct pmig {                     /* a move between prepare and its result */
 	struct pmig *next;
 };
 
-enum req_kind { REQ_MIGRATE, REQ_ABORT };
+enum req_kind { REQ_MIGRATE, REQ_ABORT, REQ_SILENT };
 struct net_req {                  /* hook -> loop, owned by the queue */
 	enum req_kind kind;
 	int job;
@@ -837,6 +837,29 @@ static void hook_abort(void *ctx, int job, uint64_t mig, const char *reason)
 	queue_req(n, r);
 }
 
+static void hook_host_silent(void *ctx, const char *host)
+{
+	struct fs_net *n = ctx;
+	struct net_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return;
+	r->kind = REQ_SILENT;
+	snprintf(r->from, sizeof(r->from), "%s", host);
+	queue_req(n, r);
+}
+
+/* A connected host whose lease ran out: its agent sent nothing for three
+ * intervals although its connection is up.  End the connection; a live
+ * agent reconnects and says hello again. */
+static void drop_silent(struct fs_net *n, const char *host)
+{
+	struct peer *p = peer_of(n, host);
+
+	if (p && p->c && !p->refused)
+		peer_drop(p, "silent for 3 intervals on an open connection: closing it");
+}
+
 /* prepare job mig token prog cwd argc arg0... uid, to the destination. */
 static struct msg *prepare_msg(struct fs_net *n, const struct pmig *x)
 {
@@ -951,6 +974,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		next = r->next;
 		if (r->kind == REQ_MIGRATE)
 			start_move(n, r);
+		else if (r->kind == REQ_SILENT)
+			drop_silent(n, r->from);
 		else
 			abort_move(n, r);
 		free(r);
@@ -1073,7 +1098,8 @@ int fs_net_start(struct registry *r, const struct fs_config *cfg, char *err)
 	}
 	g_net = n;
 	h = (struct reg_net_hooks){ .ctx = n, .ruleset_changed = hook_ruleset_changed,
-				    .migrate = hook_migrate, .abort = hook_abort };
+				    .migrate = hook_migrate, .abort = hook_abort,
+				    .host_silent = hook_host_silent };
 	reg_set_net_hooks(r, &h);
 	log_info("listening for agents on %s%s", cfg->listen ? cfg->listen : FS_DEFAULT_LISTEN,
 		 !n->key ? " (no key: root of this machine only)" :

@@ -828,16 +828,24 @@ static void host_expire_locked(struct registry *r, struct reg_host *h)
 void reg_tick(struct registry *r, double now)
 {
 	struct reg_abort ab[16];
-	size_t nab = 0;
+	char silent[16][REG_NAME_MAX];
+	size_t nab = 0, ns = 0;
+	struct reg_net_hooks hk;
 
 	pthread_mutex_lock(&r->mu);
 	for (struct reg_host *h = r->hosts; h; h = h->next)
 		if (!h->unavailable &&
-		    now - h->last_update > REG_LEASE_INTERVALS * h->interval)
+		    now - h->last_update > REG_LEASE_INTERVALS * h->interval) {
 			host_expire_locked(r, h);
+			if (ns < ARRAY_SIZE(silent))
+				snprintf(silent[ns++], REG_NAME_MAX, "%s", h->name);
+		}
 	nab = reg_mig_expire_locked(r, now, ab, ARRAY_SIZE(ab));
+	hk = r->net;
 	pthread_mutex_unlock(&r->mu);
 	reg_abort_send(r, ab, nab);
+	for (size_t i = 0; i < ns && hk.host_silent; i++)
+		hk.host_silent(hk.ctx, silent[i]);
 }
 
 static void *timer_main(void *arg)

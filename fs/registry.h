@@ -152,6 +152,10 @@ struct reg_net_hooks {
 	/* the move failed or timed out on the registry side: tell both agents
 	 * to abort it.  May be NULL. */
 	void (*abort)(void *ctx, int job, uint64_t mig, const char *reason);
+	/* host's lease ran out: a connection it may still have is dead
+	 * weight (an agent that stopped sending); end it, so that an agent
+	 * still alive connects again.  May be NULL. */
+	void (*host_silent)(void *ctx, const char *host);
 };
 
 /* What changed, for fs_notify (applies it through the mount).  Called

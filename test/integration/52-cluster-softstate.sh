@@ -1,5 +1,5 @@
 #!/bin/sh
-# 52-cluster-softstate.sh — an agent killed with SIGKILL turns unavailable within 3 intervals + 1 s, comes back without a duplicate; inotify sees it.
+# 52-cluster-softstate.sh — an agent killed with SIGKILL turns unavailable within 3 intervals + 1 s, comes back without a duplicate; inotify sees it; a stopped agent's silent connection is closed at lease expiry and it reconnects.
 TNAME=cluster-softstate
 . "$(dirname "$0")/../lib/regtest.sh"
 
@@ -27,4 +27,16 @@ wait_until 10 host_up h2 || fail "h2 did not come back"
 ok "restarted agent is back, no duplicate directory"
 wait_until 5 sh -c "[ \$(grep -c MODIFY '$T/inotify.log') -ge 2 ]" || fail "inotify saw: $(cat "$T/inotify.log")"
 ok "inotifywait on h2/state saw the changes: $(grep -c MODIFY "$T/inotify.log") MODIFY"
+# an agent that stops sending on an open connection (SIGSTOP): once its
+# lease runs out the registry closes that connection, and the agent,
+# running again, connects anew and is back
+eval "pid=\$AGENT_h3"
+kill -STOP "$pid"
+wait_until 8 grep -qx unavailable "$M/hosts/h3/state" || { kill -CONT "$pid"; fail "a stopped h3 never became unavailable"; }
+wait_until 3 grep -q "h3: silent for 3 intervals on an open connection: closing it" "$T/fs.log" ||
+    { kill -CONT "$pid"; fail "the registry kept h3's silent connection"; }
+kill -CONT "$pid"
+wait_until 10 host_up h3 || fail "h3 did not come back after SIGCONT"
+grep -q "lost the registry" "$T/agent-h3.log" || fail "h3's agent did not notice its connection closed"
+ok "a silent connection is closed at lease expiry; the agent reconnects ($(grep 'lost the registry' "$T/agent-h3.log" | tail -1))"
 echo "PASS"
