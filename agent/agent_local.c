@@ -297,15 +297,28 @@ static void known_init(struct agent_local *l)
 }
 
 /* `register job=J again=1`: the process was registered as J with an agent
- * of this host before it restarted.  J if the record agrees, else 0. */
-static int again_job(struct lproc *p, const struct msg *m)
+ * of this host before it restarted.  J if the record agrees, else 0.  A
+ * successor whose registration the dead agent never saw has no record but
+ * the token of the move it came by: its claim goes to the registry with
+ * that token (*proof = 1), which honours it only if the token is that of
+ * J's last move to this host (docs/TRUST.md). */
+static int again_job(struct lproc *p, const struct msg *m, int *proof)
 {
+	const char *tok = msg_get(m, "token");
 	double job;
 	int k;
 
-	if (!msg_get(m, "again") || msg_get_num(m, "job", &job) < 0)
+	*proof = 0;
+	if (!msg_get(m, "again") || msg_get_num(m, "job", &job) < 0 ||
+	    job < 1 || job > INT32_MAX)
 		return 0;
 	k = known_job(p);
+	if ((k < 1 || k != (int)job) && tok && tok[0]) {
+		log_info("pid %d (uid %u) claims job %d again with a move's token: "
+			 "the registry checks it", (int)p->pid, (unsigned)p->uid, (int)job);
+		*proof = 1;
+		return (int)job;
+	}
 	if (k < 1 || k != (int)job) {
 		log_warnx("pid %d (uid %u) claims job %d again, with no record of it: "
 			  "registered as a new job", (int)p->pid, (unsigned)p->uid, (int)job);
@@ -406,7 +419,7 @@ static int on_register(struct lproc *p, const struct msg *m)
 	struct agent_local *l = p->l;
 	char exe[PATH_MAX], cwd[PATH_MAX], err[PATH_MAX + 64];
 	double pid;
-	int again = 0;
+	int again = 0, proof = 0;
 
 	if (p->local)
 		return proc_refuse(p, "second register");
@@ -421,13 +434,14 @@ static int on_register(struct lproc *p, const struct msg *m)
 	if (!(p->reg = build_job_register(p, m, exe, cwd)))
 		return proc_refuse(p, "out of memory");
 	p->job = claimed_job(l, p, m);
-	if (!p->job && (p->job = again_job(p, m)))
+	if (!p->job && (p->job = again_job(p, m, &proof)))
 		again = 1;
 	if (p->job && (msg_setf(p->reg, "job", "%d", p->job) < 0 ||
-		       (!again && claim_proof(l, p, p->reg) < 0)))
+		       (!again && claim_proof(l, p, p->reg) < 0) ||
+		       (proof && msg_set(p->reg, "token", msg_get(m, "token")) < 0)))
 		return proc_refuse(p, "out of memory");
-	if (p->job)
-		known_write(p);
+	if (p->job && !proof)
+		known_write(p);       /* a token claim: once the registry agrees */
 	log_info("pid %d (uid %u) registered: exe=%s cwd=%s%s%s", (int)p->pid,
 		 (unsigned)p->uid, exe, cwd, !p->job ? "" : again ? " again as job " :
 		 " as restored job ", p->job ? msg_get(p->reg, "job") : "");
@@ -827,6 +841,10 @@ static int on_job_id(struct agent_local *l, const struct msg *m)
 			continue;
 		p->job = job;
 		msg_setf(p->reg, "job", "%d", job);
+		/* the id is settled: a later re-announce is the host's own
+		 * word, not a successor's proof */
+		msg_del(p->reg, "mig");
+		msg_del(p->reg, "token");
 		known_write(p);
 		if ((r = msg_new("registered")) && msg_setf(r, "job", "%d", job) == 0)
 			msg_send_fd(p->fd, r);   /* a dead peer shows up as EOF */

@@ -1272,10 +1272,13 @@ static int claim_ok_locked(struct registry *r, const char *host,
 
 	if (!j)
 		return 0;
-	if (strcmp(j->host, host) == 0)
-		return 1;                 /* its own host announces it again */
-	return j->mig && !j->mig_done && strcmp(j->mig_to, host) == 0 &&
-	       p->mig == j->mig && token_eq(p->token, j->mig_token);
+	if (p->token && p->token[0])
+		/* a successor: the token of the job's last move, to this host
+		 * (during the move, or after it when its agent restarted) */
+		return j->mig && strcmp(j->mig_to, host) == 0 &&
+		       (p->mig == 0 || p->mig == j->mig) &&
+		       token_eq(p->token, j->mig_token);
+	return strcmp(j->host, host) == 0;   /* its own host announces it again */
 }
 
 int reg_move_check(struct registry *r, int job, uint64_t mig,

@@ -161,7 +161,7 @@ static void connect_agent(void)
 void mig_register(const char *job)
 {
 	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
-				   mig_g.schema_xml, job, 0 };
+				   mig_g.schema_xml, job, 0, NULL };
 
 	mig_local_register(&mig_g.local, &ri);
 }
@@ -317,7 +317,8 @@ static void arm_retry(void)
 static void reconnect(int timer_fired)
 {
 	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
-				   mig_g.schema_xml, mig_g.job[0] ? mig_g.job : NULL, 1 };
+				   mig_g.schema_xml, mig_g.job[0] ? mig_g.job : NULL, 1,
+				   mig_g.claim_token };
 	char err[MIG_ERR_LEN];
 
 	if (tries > MIG_RECONNECT_TRIES || mig_g.local.refused[0] ||

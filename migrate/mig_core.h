@@ -24,6 +24,9 @@ struct mig_state {
 	char prog[64];                /* basename of argv[0] */
 	char err[MIG_ERR_LEN];
 	char job[64];                 /* from `registered` or RESCHED_JOB */
+	char claim_token[MIG_TOKEN_MAX + 1]; /* a successor: the token of the move
+	                               * it came by, its proof when it registers
+	                               * again with a restarted agent */
 	int argc;                     /* argv after option removal (not owned) */
 	char **argv;
 	double start;                 /* epoch seconds at mig_init */

@@ -163,6 +163,8 @@ int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri)
 	if (ok && ri->job)
 		ok = msg_set(m, "job", ri->job) == 0 &&
 		     msg_set(m, ri->again ? "again" : "restored", "1") == 0;
+	if (ok && ri->job && ri->again && ri->token && ri->token[0])
+		ok = msg_set(m, "token", ri->token) == 0;
 	return send_free(l, m, ok);
 }
 

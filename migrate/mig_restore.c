@@ -90,6 +90,7 @@ int mig_restore_begin(void)
 	snprintf(mig_g.job, sizeof(mig_g.job), "%s", job ? job : "");
 	if (!token || !*token || strlen(token) > MIG_TOKEN_MAX)
 		restore_fail("bad RESCHED_RESTORE_TOKEN");
+	snprintf(mig_g.claim_token, sizeof(mig_g.claim_token), "%s", token);
 	lfd = mig_net_listen(&port, err, sizeof(err));
 	if (lfd < 0)
 		restore_fail(err);

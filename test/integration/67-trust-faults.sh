@@ -49,6 +49,7 @@ grep -q "h1 h2 .*ok recovered=1" "$M/procs/$ID/history" || fail "history: $(cat 
 ok "after the restart job $ID runs on h2, history: $(tail -1 "$M/procs/$ID/history")"
 
 # ---- 2. the destination agent dies as its successor restores ----
+wait_until 15 sh -c "grep -qx 'free\|busy\|overloaded' '$M/hosts/h1/state'" || fail "h1 did not come back"
 echo h1 > "$M/procs/$ID/migrate" 2>/dev/null &
 wait_until 20 grep -q "job $ID mig [0-9]*: pid [0-9]* told to move to h1" "$T/agent-h2.log" ||
     fail "the source on h2 was not told to move"

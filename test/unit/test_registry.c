@@ -21,7 +21,8 @@ struct capture {
 	pthread_mutex_t mu;
 	char lines[64][512];
 	int n;
-	int migrate_calls, abort_calls, ruleset_calls;
+	int migrate_calls, abort_calls, ruleset_calls, silent_calls;
+	char silent_host[REG_NAME_MAX];
 	int migrate_rc;
 	struct reg_migrate_req last;
 	char last_to[REG_NAME_MAX];
@@ -74,6 +75,16 @@ static void cap_abort(void *ctx, int job, uint64_t mig, const char *reason)
 	pthread_mutex_unlock(&c->mu);
 }
 
+static void cap_silent(void *ctx, const char *host)
+{
+	struct capture *c = ctx;
+
+	pthread_mutex_lock(&c->mu);
+	c->silent_calls++;
+	snprintf(c->silent_host, sizeof(c->silent_host), "%s", host);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void cap_ruleset(void *ctx, const struct reg_rules_snapshot *s)
 {
 	struct capture *c = ctx;
@@ -94,7 +105,7 @@ static void cap_change(void *ctx, enum reg_change what, const char *host,
 static struct registry *new_reg(struct capture *c, const char *state)
 {
 	struct reg_config cfg = { state, "rules/default" };
-	struct reg_net_hooks h = { c, cap_ruleset, cap_migrate, cap_abort };
+	struct reg_net_hooks h = { c, cap_ruleset, cap_migrate, cap_abort, cap_silent };
 	char err[REG_ERR_LEN];
 	struct registry *r;
 
@@ -214,6 +225,8 @@ TEST(registry_lease_expiry_marks_unavailable_and_jobs_lost)
 	CHECK_INT_EQ(reg_job_locked(r, job)->status, JOB_LOST);
 	reg_unlock(r);
 	CHECK(cap_find(&c, "host-left host=h1") >= 0);
+	CHECK_INT_EQ(c.silent_calls, 1);          /* the network side drops it */
+	CHECK_STR_EQ(c.silent_host, "h1");
 	/* it reports again: back to its state, the job runs again */
 	CHECK_INT_EQ(reg_host_update(r, "h1", NULL, 0, NULL, 0, RS_FREE, 10), 0);
 	reg_lock(r);

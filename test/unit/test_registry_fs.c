@@ -286,7 +286,7 @@ TEST(registry_fs_migrate_write_blocks_until_result)
 {
 	struct mounted m;
 	struct mig_hook hk = { NULL, 0, 0, 0 };
-	struct reg_net_hooks h = { &hk, NULL, hook_migrate, NULL };
+	struct reg_net_hooks h = { &hk, NULL, hook_migrate, NULL, NULL };
 
 	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
 		fprintf(stderr, "  (skipped: needs root and /dev/fuse)\n");
