@@ -279,9 +279,14 @@ static int run_daemon(const struct agent_opts *o)
 	};
 	char err[512];
 
-	if (agent_net_run(&nc, err, sizeof(err)) < 0) {
+	int rc = agent_net_run(&nc, err, sizeof(err));
+
+	if (rc < 0) {
 		log_warnx("%s", err);
-		return 1;
+		/* sent away by the registry (refused, replaced): a matter of
+		 * configuration, like a usage error; systemd does not restart
+		 * on 2 (RestartPreventExitStatus) */
+		return rc == -2 ? 2 : 1;
 	}
 	return 0;
 }

@@ -618,6 +618,7 @@ int agent_net_run(const struct agent_net_config *cfg, char *err, size_t errlen)
 	event_base_dispatch(a.base);
 	if (a.bye[0]) {
 		snprintf(err, errlen, "%s", a.bye);
+		rc = -2;
 		goto out;
 	}
 	rc = 0;

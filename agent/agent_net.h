@@ -16,7 +16,8 @@
  * (new rule set in, finished update out) and an eventfd that wakes the
  * loop.
  *
- * Errors: agent_net_run returns -1 with a reason in err (bad options, key
+ * Errors: agent_net_run returns -2 when the registry sent us away (`bye`),
+ * -1 with a reason in err otherwise (bad options, key
  * file, no loop); once running it only returns on SIGTERM/SIGINT (0).
  */
 #ifndef RESCHED_AGENT_NET_H

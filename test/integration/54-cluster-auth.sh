@@ -48,6 +48,18 @@ fresh "random bytes over /dev/tcp"
 # only the replay and oversize peers proved a key (bad's): nothing else joined
 [ "$(ls "$M/hosts" | tr '\n' ' ')" = "bad h1 h2 " ] || fail "hosts after the attacks: $(ls "$M/hosts")"
 ok "registry kept serving h1 and h2 throughout"
+# a second agent proving h1's key (from another namespace) replaces the
+# first, which is told so and stops with status 2 (no restart loop)
+eval "first=\$AGENT_h1"
+cluster_bg bad "$T/agent-h1b.log" "$ROOT/bin/resched-agent" --registry "$REG" --name h1 \
+    --interval 1 --key "$(cluster_host_key "$KEY" h1)" --run "$T/run-h1b"
+wait_until 10 sh -c "! kill -0 $first" || fail "the replaced h1 agent is still running"
+wait "$first"; rc=$?
+[ $rc -eq 2 ] || fail "the replaced agent exited $rc, not 2"
+grep -q "ended our connection: replaced" "$T/agent-h1.log" || fail "the first h1 agent was not told: $(tail -2 "$T/agent-h1.log")"
+wait_until 3 grep -q "agent-replaced host=h1" "$T/fs.log" || fail "no agent-replaced event"
+wait_until 5 host_up h1 || fail "h1 not served by its new agent"
+ok "a second h1 agent replaced the first: $(grep 'ended our connection' "$T/agent-h1.log")"
 # --shared-key: the cluster key itself is accepted, for any name
 kill "$FSPID"; wait "$FSPID" 2>/dev/null
 fusermount3 -uz "$M" 2>/dev/null
