@@ -122,18 +122,26 @@ static void w_over(struct world *w, const char *name)
 	w_update(w, name, RS_OVERLOADED, 3.5, 60, 0, 4e9);
 }
 
-/* A job started `ago` seconds before now with this schema (may be NULL). */
-static int w_job(struct world *w, const char *host, double ago,
-		 const char *schema)
+/* A job of uid started `ago` seconds before now with this schema (may
+ * be NULL). */
+static int w_job_of(struct world *w, const char *host, double ago,
+		    const char *schema, uid_t uid)
 {
 	struct reg_proc_info pi = { 0 };
 
 	pi.pid = 1000 + w->nmv;
-	pi.uid = 1000;
+	pi.uid = uid;
 	pi.prog = "test_tree";
 	pi.start_wall = util_wall_s() - ago;
 	pi.schema = schema;
 	return reg_proc_register(w->r, host, &pi);
+}
+
+/* ... of an ordinary user (uid 1000). */
+static int w_job(struct world *w, const char *host, double ago,
+		 const char *schema)
+{
+	return w_job_of(w, host, ago, schema, 1000);
 }
 
 static const char *schema_est(char *buf, size_t size, double est)
@@ -234,6 +242,29 @@ static int w_policy(struct world *w, const char *path)
 }
 
 /* ---- selection and placement ----------------------------------------------- */
+
+TEST(sched_root_jobs_stay_unless_allow_root)
+{
+	struct world w;
+	char err[REG_ERR_LEN];
+	int a;
+
+	CHECK(w_open(&w) == 0);
+	w_host(&w, "h1", "x86_64", NULL);
+	w_host(&w, "h2", "x86_64", NULL);
+	w_free(&w, "h2");
+	a = w_job_of(&w, "h1", 100, NULL, 0);
+	w_over(&w, "h1");
+	w_pass(&w, "h1", 0);
+	CHECK_INT_EQ(w_nmoves(&w), 0);
+	CHECK_STR_HAS(w_why(&w, a), "runs as root: moves only with sched/allow_root 1");
+	CHECK_STR_HAS(w_decisions(&w), "runs as root (sched/allow_root is 0)");
+	CHECK_INT_EQ(reg_sched_write(w.r, "allow_root", "1\n", 0, err), 0);
+	w_pass(&w, "h1", 30);
+	CHECK_INT_EQ(w_nmoves(&w), 1);
+	CHECK_INT_EQ(w.mv[0].job, a);
+	w_close(&w);
+}
 
 TEST(sched_selects_latest_completion)
 {
