@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "fs/fs_ll.h"
+#include "fs/fs_value.h"
 #include "rules/rules.h"
 
 #define FS_PENDING_MAX 64
@@ -929,7 +930,8 @@ static int fs_poll(const char *path, struct fuse_file_info *fi,
 static int apply(struct fs_tree *t, struct fh *h, const char *text,
 		 size_t len, int wait)
 {
-	char err[REG_ERR_LEN], v[REG_NAME_MAX + 8];
+	char err[REG_ERR_LEN], v[2 * REG_NAME_MAX + 2];
+	const char *why = "";
 	uid_t uid = caller_uid();
 
 	switch (h->n.k) {
@@ -938,13 +940,19 @@ static int apply(struct fs_tree *t, struct fh *h, const char *text,
 	case NK_POLICY:
 		return reg_policy_write(t->reg, text, len, uid, err);
 	case NK_SCHED_FILE:
-		return reg_sched_write(t->reg, h->n.name, text, uid, err);
+		return reg_sched_write_n(t->reg, h->n.name, text, len, uid,
+					 err);
 	case NK_HOST_STATE:
-		return reg_host_state_write(t->reg, h->n.host, text, uid, err);
+		return reg_host_state_write_n(t->reg, h->n.host, text, len, uid,
+					      err);
 	case NK_PROC_MIGRATE:
-		if (sscanf(text, "%71s", v) != 1) {
-			reg_write_rejected(t->reg, "migrate", uid,
-					   "write a host name");
+		if (fs_value_word(text, len, v, sizeof(v), &why) < 0) {
+			char path[40];
+
+			snprintf(path, sizeof(path), "procs/%d/migrate",
+				 h->n.job);
+			snprintf(err, sizeof(err), "write a host name (%s)", why);
+			reg_write_rejected(t->reg, path, uid, err);
 			return -EINVAL;
 		}
 		return reg_migrate_request(t->reg, h->n.job, v, uid, "user",

@@ -14,6 +14,7 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "fs/fs_state.h"
+#include "fs/fs_value.h"
 
 #define REG_HASH 16384            /* host buckets: 10,000 hosts, short chains */
 #define REG_INPLACE_MAX 64        /* metrics an update may set in place */
@@ -85,7 +86,8 @@ static size_t reg_mig_expire_locked(struct registry *r, double now,
 static void reg_abort_send(struct registry *r, const struct reg_abort *ab,
 			   size_t n);
 static int reg_persist_load(struct registry *r, char *err);
-static void reg_persist_sched_locked(struct registry *r);
+static int reg_persist_sched_locked(struct registry *r,
+				    const struct reg_sched *s, char *err);
 static int reg_rules_seed(struct registry *r, const char *dir, char *err);
 static int reg_rules_adopt(struct registry *r, const char *dir, char *err);
 static int reg_rules_load(struct registry *r, char *err);
@@ -721,14 +723,24 @@ void reg_host_disconnected(struct registry *r, const char *name)
 int reg_host_state_write(struct registry *r, const char *host,
 			 const char *text, uid_t uid, char *err)
 {
-	char word[32];
+	return reg_host_state_write_n(r, host, text, strlen(text), uid, err);
+}
+
+int reg_host_state_write_n(struct registry *r, const char *host,
+			   const char *text, size_t len, uid_t uid, char *err)
+{
+	char word[32], path[REG_NAME_MAX + 16], e[REG_ERR_LEN];
+	const char *why = "a word other than these";
 	struct reg_host *h;
 	int before, drain;
 
-	if (sscanf(text, "%31s", word) != 1 ||
+	if (fs_value_word(text, len, word, sizeof(word), &why) < 0 ||
 	    (strcmp(word, "drain") && strcmp(word, "resume"))) {
-		set_err(err, "hosts/%s/state takes drain or resume", host);
-		reg_write_rejected(r, "state", uid, err ? err : "bad value");
+		snprintf(e, sizeof(e), "hosts/%s/state takes drain or resume "
+			 "(%s)", host, why);
+		set_err(err, "%s", e);
+		snprintf(path, sizeof(path), "hosts/%s/state", host);
+		reg_write_rejected(r, path, uid, e);
 		return -EINVAL;
 	}
 	drain = strcmp(word, "drain") == 0;
@@ -936,36 +948,42 @@ void reg_sched_format(const struct reg_sched *s, const char *name,
 			 s->migrate_timeout));
 }
 
-/* Parse `value` into s->name; 0 or -1 with err. */
+/* Parse value[0..len) (fs_value: one value, optional newline) into
+ * s->name; 0 or -1 with err. */
 int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
-		    char *err)
+		    size_t len, char *err)
 {
+	const char *why = NULL;
+	char word[16];
 	double d;
 	uint64_t u;
 
 	if (strcmp(name, "mode") == 0) {
-		for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++)
-			if (strcmp(value, mode_names[i]) == 0) {
-				s->mode = (int)i;
-				return 0;
-			}
-		set_err(err, "mode must be auto, manual or dry-run");
+		if (fs_value_word(value, len, word, sizeof(word), &why) == 0)
+			for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++)
+				if (strcmp(word, mode_names[i]) == 0) {
+					s->mode = (int)i;
+					return 0;
+				}
+		set_err(err, "mode must be auto, manual or dry-run%s%s%s",
+			why ? " (" : "", why ? why : "", why ? ")" : "");
 		return -1;
 	}
 	if (strncmp(name, "max_", 4) == 0) {
-		if (util_parse_u64(value, &u) < 0 || u > 1000000) {
-			set_err(err, "%s must be an integer 0..1000000", name);
+		if (fs_value_uint(value, len, 1000000, &u, &why) < 0) {
+			set_err(err, "%s must be an integer 0..1000000 (%s)",
+				name, why);
 			return -1;
 		}
 		*(strcmp(name, "max_concurrent") == 0 ? &s->max_concurrent :
 		  &s->max_per_hour) = (int)u;
 		return 0;
 	}
-	if (util_parse_double(value, &d) < 0 || d < 0 || d > 1e7 ||
+	if (fs_value_number(value, len, 0, 1e7, &d, &why) < 0 ||
 	    (strcmp(name, "migrate_timeout") == 0 && d <= 0)) {
-		set_err(err, "%s must be a number of seconds%s", name,
-			strcmp(name, "migrate_timeout") == 0 ? " above 0" :
-			", 0 or more");
+		set_err(err, "%s must be a decimal number of seconds%s (%s)",
+			name, strcmp(name, "migrate_timeout") == 0 ?
+			" above 0" : ", 0 or more", why ? why : "out of range");
 		return -1;
 	}
 	*(strcmp(name, "stability") == 0 ? &s->stability :
@@ -974,43 +992,38 @@ int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
 	return 0;
 }
 
-/* Copy text without surrounding blanks into buf. */
-static void trim_copy(char *buf, size_t size, const char *text)
-{
-	size_t n;
-
-	while (*text == ' ' || *text == '\t' || *text == '\n')
-		text++;
-	snprintf(buf, size, "%s", text);
-	n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
-		     buf[n - 1] == '\t' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-}
-
 int reg_sched_write(struct registry *r, const char *name, const char *text,
 		    uid_t uid, char *err)
 {
-	char v[128], e[REG_ERR_LEN], q[REG_ERR_LEN + 8], path[80];
+	return reg_sched_write_n(r, name, text, strlen(text), uid, err);
+}
+
+int reg_sched_write_n(struct registry *r, const char *name, const char *text,
+		      size_t len, uid_t uid, char *err)
+{
+	char v[64], e[REG_ERR_LEN], q[REG_ERR_LEN + 8], path[80];
 	struct reg_sched s;
+	int rc;
 
 	if (!reg_sched_known(name))
 		return -ENOENT;
-	trim_copy(v, sizeof(v), text);
+	snprintf(path, sizeof(path), "sched/%s", name);
 	pthread_mutex_lock(&r->mu);
 	s = r->sched;
-	if (strchr(v, '\n') || reg_sched_parse(&s, name, v, e) < 0) {
-		if (strchr(v, '\n'))
-			snprintf(e, sizeof(e), "%s takes one value", name);
+	rc = reg_sched_parse(&s, name, text, len, e) < 0 ? -EINVAL :
+	     /* on disk first: a full disk or an I/O error keeps the old
+	      * value in memory and on disk */
+	     reg_persist_sched_locked(r, &s, e);
+	if (rc < 0) {
 		set_err(err, "%s", e);
-		snprintf(path, sizeof(path), "sched/%s", name);
 		reg_event_locked(r, "write-rejected", "path=%s uid=%u reason=%s",
 				 path, (unsigned)uid, reg_qv(q, sizeof(q), e));
 		pthread_mutex_unlock(&r->mu);
-		return -EINVAL;
+		return rc;
 	}
 	r->sched = s;
-	reg_persist_sched_locked(r);
+	reg_sched_format(&s, name, v, sizeof(v));
+	v[strcspn(v, "\n")] = '\0';
 	reg_event_locked(r, "sched-changed", "name=%s value=%s uid=%u", name,
 			 reg_qv(q, sizeof(q), v), (unsigned)uid);
 	pthread_mutex_unlock(&r->mu);
@@ -2200,33 +2213,43 @@ int reg_policy_write(struct registry *r, const char *text, size_t len,
 
 /* ---- persistence --------------------------------------------------------- */
 
-static void reg_persist_sched_locked(struct registry *r)
+/* Write s to DIR/sched.  0, or -errno with err (nothing changed). */
+static int reg_persist_sched_locked(struct registry *r,
+				    const struct reg_sched *s, char *err)
 {
-	char buf[1024], v[64], err[REG_ERR_LEN];
+	char buf[1024], v[64];
 	size_t n, o = 0;
 	const char *const *names = reg_sched_names(&n);
 
 	if (!r->state_dir)
-		return;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		reg_sched_format(&r->sched, names[i], v, sizeof(v));
+		reg_sched_format(s, names[i], v, sizeof(v));
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %s",
 				      names[i], v);
 	}
 	if (fs_state_write(r->state_dir, "sched", buf, o, err) < 0)
-		log_warnx("%s", err);
+		return -(errno ? errno : EIO);
+	return 0;
 }
 
+/* DIR/sched: `name value` lines, each value parsed as a write is. */
 static void load_sched_text(struct registry *r, char *text)
 {
-	char *save = NULL, name[64], value[128], e[REG_ERR_LEN];
+	char *save = NULL, e[REG_ERR_LEN];
 
 	for (char *l = strtok_r(text, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(l, "%63s %127s", name, value) != 2 ||
-		    !reg_sched_known(name) ||
-		    reg_sched_parse(&r->sched, name, value, e) < 0)
+		char *sp = strchr(l, ' ');
+
+		if (sp)
+			*sp = '\0';
+		if (!sp || !reg_sched_known(l) ||
+		    reg_sched_parse(&r->sched, l, sp + 1, strlen(sp + 1), e) < 0) {
+			if (sp)
+				*sp = ' ';
 			log_warnx("state: ignoring sched line '%s'", l);
+		}
 	}
 }
 

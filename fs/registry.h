@@ -258,10 +258,18 @@ int reg_text_incomplete(struct registry *r, int policy, const char *name,
 			const char *text, size_t len, uid_t uid);
 int reg_policy_write(struct registry *r, const char *text, size_t len,
 		     uid_t uid, char *err);
-/* sched/<name> = text (one value, trailing newline allowed). */
+/* sched/<name> = text[0..len): one value and an optional newline, parsed
+ * by fs_value (no NUL, no second word, decimal only).  -EINVAL refused;
+ * with --state, -ENOSPC/-EIO when it cannot be put on disk (the old value
+ * stays in memory and on disk).  reg_sched_write: text NUL-terminated. */
+int reg_sched_write_n(struct registry *r, const char *name, const char *text,
+		      size_t len, uid_t uid, char *err);
 int reg_sched_write(struct registry *r, const char *name, const char *text,
 		    uid_t uid, char *err);
-/* `drain` / `resume` to hosts/<host>/state. */
+/* `drain` / `resume` (fs_value word, optional newline) to
+ * hosts/<host>/state. */
+int reg_host_state_write_n(struct registry *r, const char *host,
+			   const char *text, size_t len, uid_t uid, char *err);
 int reg_host_state_write(struct registry *r, const char *host,
 			 const char *text, uid_t uid, char *err);
 /* rmdir hosts/<host>: -EBUSY unless unavailable.  via_fs: the kernel
@@ -343,7 +351,7 @@ int reg_sched_known(const char *name);
 void reg_sched_format(const struct reg_sched *s, const char *name,
 		      char *buf, size_t size);
 int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
-		    char *err);
+		    size_t len, char *err);
 
 /* ---- bin/reschedfs options (read by fs_net / fs_sched) ------------------- */
 struct fs_config {
