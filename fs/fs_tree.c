@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "fs/fs_ll.h"
+#include "fs/fs_state.h"
 #include "fs/fs_value.h"
 #include "rules/rules.h"
 
@@ -45,6 +46,11 @@ struct fh {
 	char *wbuf;                   /* written content, writes */
 	size_t wlen;
 	int dirty, applied, bad, created;
+	int stage_fd;                 /* rules/policy with --state: scratch
+					 file holding the text (fs_state),
+					 -1 none */
+	int stage_err;                /* errno the stage failed with, for
+					 flush */
 	uint64_t evpos;               /* events: next line to read */
 	struct fuse_pollhandle *ph;   /* events: protected by tree->mu */
 	struct fh *pnext;             /* list of events handles */
@@ -850,6 +856,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	parse_path(path, &h->n);
 	h->flags = fi->flags;
+	h->stage_fd = -1;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
 	    ((rc = open_write_check(t, &h->n)) < 0 ||
 	     (rc = may_change(t, &h->n, path)) < 0)) {
@@ -1004,6 +1011,42 @@ static int check_partial(struct fs_tree *t, struct fh *h, size_t size)
 	return -EINVAL;
 }
 
+/* With --state, a rule or policy text is also written to a scratch file
+ * in the state directory as it arrives, so a full disk fails the write(2)
+ * that brings the bytes (bash's echo shows that; it ignores close()).
+ * The text is put on disk for real (temp, fsync, rename) when it is
+ * applied at flush; the scratch space is freed just before. */
+static int stage(struct fs_tree *t, struct fh *h, const char *buf,
+		 size_t size, off_t off)
+{
+	const char *dir = reg_state_dir(t->reg);
+	char why[300];
+	int e;
+
+	if (!dir)
+		return 0;
+	if (h->stage_fd < 0)
+		h->stage_fd = fs_state_stage_open(dir);
+	if (h->stage_fd >= 0 &&
+	    fs_state_stage_write(h->stage_fd, buf, size, (long long)off) == 0)
+		return 0;
+	e = errno ? errno : EIO;
+	snprintf(why, sizeof(why), "state directory: %s", strerror(e));
+	reg_write_rejected(t->reg, h->n.k == NK_POLICY ? "policy" : h->n.name,
+			   caller_uid(), why);
+	h->bad = 1;
+	h->stage_err = e;
+	h->dirty = 0;
+	return -e;
+}
+
+static void stage_close(struct fh *h)
+{
+	if (h->stage_fd >= 0)
+		close(h->stage_fd);
+	h->stage_fd = -1;
+}
+
 /* Other files take one value per write. */
 static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 			  size_t size, off_t off)
@@ -1011,8 +1054,8 @@ static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 	int big = h->n.k == NK_RULE || h->n.k == NK_POLICY;
 	int rc;
 
-	if (h->bad)
-		return -EINVAL;
+	if (h->bad)                    /* the same error for every write */
+		return h->stage_err ? -h->stage_err : -EINVAL;
 	rc = buffer_append(h, buf, size, off);
 	if (rc < 0) {
 		h->bad = 1;
@@ -1022,6 +1065,8 @@ static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 		return rc;
 	}
 	h->dirty = 1;
+	if (big && (rc = stage(t, h, buf, size, off)) < 0)
+		return rc;
 	if (big)
 		return check_partial(t, h, size);
 	rc = apply(t, h, h->wbuf, h->wlen, !(h->flags & O_NONBLOCK));
@@ -1060,9 +1105,12 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	struct fh *h = fh_of(fi);
 	int rc;
 
+	stage_close(h);
 	if (h->bad) {
+		rc = h->stage_err ? -h->stage_err : -EINVAL;
 		h->bad = 0;            /* report once */
-		return -EINVAL;
+		h->stage_err = 0;
+		return rc;
 	}
 	if (!h->dirty)
 		return 0;
@@ -1078,6 +1126,7 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 
 static void fh_free(struct fh *h)
 {
+	stage_close(h);
 	free(h->snap);
 	free(h->wbuf);
 	free(h);

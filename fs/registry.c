@@ -229,6 +229,8 @@ static void reg_change_locked(struct registry *r, enum reg_change what,
 		r->change_fn(r->change_ctx, what, host, job);
 }
 
+const char *reg_state_dir(struct registry *r) { return r->state_dir; }
+
 void reg_write_rejected(struct registry *r, const char *path, uid_t uid,
 			const char *reason)
 {
@@ -1746,6 +1748,8 @@ static struct ruleset *rules_try_locked(struct registry *r, const char *name,
 
 		if (match && !text && !rename_to)
 			continue;
+		if (rename_to && !match && strcmp(r->rules[i].name, rename_to) == 0)
+			continue;             /* replaced by the renamed file */
 		files[n] = match && rename_to ? rename_to : r->rules[i].name;
 		texts[n] = match && text ? text : r->rules[i].text;
 		lens[n] = match && text ? len : r->rules[i].len;
@@ -1845,6 +1849,20 @@ static int rules_reject_unlock(struct registry *r, const char *name,
 	pthread_mutex_unlock(&r->mu);
 	rule_errs_clear(errs);
 	return -EINVAL;
+}
+
+/* The state directory refused a change (full disk, I/O error): nothing
+ * changed in memory either.  Lock held; released.  Returns -errno. */
+static int disk_reject_unlock(struct registry *r, const char *path,
+			      uid_t uid, int e, const char *why, char *err)
+{
+	char q[REG_ERR_LEN + 8];
+
+	set_err(err, "%s", why);
+	reg_event_locked(r, "write-rejected", "path=%s uid=%u reason=%s", path,
+			 (unsigned)uid, reg_qv(q, sizeof(q), why));
+	pthread_mutex_unlock(&r->mu);
+	return -(e ? e : EIO);
 }
 
 static int name_reject(struct registry *r, const char *name, uid_t uid,
@@ -1990,8 +2008,15 @@ int reg_rule_write(struct registry *r, const char *name, const char *text,
 		return rules_reject_unlock(r, name, uid, &errs, err);
 	}
 	if (r->state_dir &&
-	    fs_state_save_rule(r->state_dir, name, text, len, e) < 0)
-		log_warnx("%s", e);
+	    fs_state_save_rule(r->state_dir, name, text, len, e) < 0) {
+		int en = errno;
+		char path[REG_NAME_MAX + 8];
+
+		ruleset_free(rs);
+		free(copy);
+		snprintf(path, sizeof(path), "rules/%s", name);
+		return disk_reject_unlock(r, path, uid, en, e, err);
+	}
 	rule_put_locked(r, name, copy, len);
 	rules_commit_unlock(r, rs, "rule-changed", "file=%s uid=%u rules=%zu",
 			    name, (unsigned)uid, rs->n);
@@ -2015,8 +2040,14 @@ int reg_rule_remove(struct registry *r, const char *name, uid_t uid, char *err)
 	rs = rules_try_locked(r, name, NULL, 0, NULL, &errs);
 	if (!rs)
 		return rules_reject_unlock(r, name, uid, &errs, err);
-	if (r->state_dir && fs_state_remove_rule(r->state_dir, name, e) < 0)
-		log_warnx("%s", e);
+	if (r->state_dir && fs_state_remove_rule(r->state_dir, name, e) < 0) {
+		int en = errno;
+		char path[REG_NAME_MAX + 8];
+
+		ruleset_free(rs);
+		snprintf(path, sizeof(path), "rules/%s", name);
+		return disk_reject_unlock(r, path, uid, en, e, err);
+	}
 	rule_del_locked(r, i);
 	rules_commit_unlock(r, rs, "rule-changed", "file=%s removed=1 uid=%u rules=%zu",
 			    name, (unsigned)uid, rs->n);
@@ -2040,32 +2071,38 @@ int reg_rule_rename(struct registry *r, const char *from, const char *to,
 		set_err(err, "no rule file %s", from);
 		return -ENOENT;
 	}
-	/* rename over an existing file: drop it from the candidate set */
-	k = rule_index(r, to);
-	if (k >= 0 && k != i) {
-		char *t = xmemdup(r->rules[i].text, r->rules[i].len);
-		size_t len = r->rules[i].len;
-
+	if (strcmp(from, to) == 0) {
 		pthread_mutex_unlock(&r->mu);
-		if (!t)
-			return -ENOMEM;
-		k = reg_rule_write(r, to, t, len, uid, err);
-		free(t);
-		return k < 0 ? k : reg_rule_remove(r, from, uid, err);
+		return 0;
 	}
+	/* the set as it will be: `from` gone, `to` holding from's text
+	 * (replacing to's, when there is one); validated before anything
+	 * changes, here or on disk */
 	rs = rules_try_locked(r, from, NULL, 0, to, &errs);
 	if (!rs)
 		return rules_reject_unlock(r, to, uid, &errs, err);
-	if (r->state_dir && fs_state_rename_rule(r->state_dir, from, to, e) < 0)
-		log_warnx("%s", e);
+	/* rename(2) replaces the target atomically, on disk as here */
+	if (r->state_dir && fs_state_rename_rule(r->state_dir, from, to, e) < 0) {
+		int en = errno;
+		char path[REG_NAME_MAX + 8];
+
+		ruleset_free(rs);
+		snprintf(path, sizeof(path), "rules/%s", to);
+		return disk_reject_unlock(r, path, uid, en, e, err);
+	}
+	k = rule_index(r, to);
 	{
 		char *t = r->rules[i].text;
 		size_t len = r->rules[i].len;
 
 		r->rules[i].text = NULL;
 		rule_del_locked(r, i);
-		rule_put_locked(r, to, t, len);
+		rule_put_locked(r, to, t, len);   /* replaces to's text */
 	}
+	if (k >= 0)
+		rules_commit_unlock(r, rs, "rule-changed", "file=%s renamed_from=%s "
+				    "replaced=1 uid=%u", to, from, (unsigned)uid);
+	else
 	rules_commit_unlock(r, rs, "rule-changed", "file=%s renamed_from=%s uid=%u",
 			    to, from, (unsigned)uid);
 	return 0;
@@ -2197,13 +2234,18 @@ int reg_policy_write(struct registry *r, const char *text, size_t len,
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&r->mu);
+	if (r->state_dir && fs_state_write(r->state_dir, "policy", text, len, e) < 0) {
+		int en = errno;
+
+		policy_free(p);
+		free(copy);
+		return disk_reject_unlock(r, "policy", uid, en, e, err);
+	}
 	policy_free(r->policy);
 	r->policy = p;
 	free(r->policy_text);
 	r->policy_text = copy;
 	r->policy_len = len;
-	if (r->state_dir && fs_state_write(r->state_dir, "policy", text, len, e) < 0)
-		log_warnx("%s", e);
 	reg_event_locked(r, "policy-changed", "uid=%u select=%s place=%s",
 			 (unsigned)uid, policy_select_name(p->select),
 			 policy_place_name(p->place));

@@ -276,6 +276,8 @@ int reg_host_state_write(struct registry *r, const char *host,
  * already saw the rmdir, so no REG_HOST_REMOVED change is raised. */
 int reg_host_forget(struct registry *r, const char *host, uid_t uid,
 		    int via_fs, char *err);
+/* The --state directory, or NULL: immutable after reg_new, no lock. */
+const char *reg_state_dir(struct registry *r);
 /* Report a rejected write the registry did not see itself (e.g. a buffered
  * rule that was too large): one write-rejected event. */
 void reg_write_rejected(struct registry *r, const char *path, uid_t uid,
