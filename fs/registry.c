@@ -1,6 +1,7 @@
 /* registry.c — the model of reschedfs; see registry.h. */
 #include "fs/registry.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -1898,52 +1899,135 @@ int reg_rule_check(struct registry *r, const char *name, const char *text,
 	return -EINVAL;
 }
 
-/* The line where the last record of a rule file starts (records are
- * separated by blank lines), and the number of the last line. */
-static void text_last_lines(const char *text, size_t len, int *rec_start,
-			    int *last)
+/* Where a text arriving in pieces (complete lines only) stands: the line
+ * where its last record starts, the key line of that record's last field
+ * (the one field a continuation line may still extend) and whether that
+ * field's value is still empty.  Records are separated by blank lines; a
+ * key line starts with `word:` at column 0, or anywhere on a record's
+ * first line; '#' lines are comments (rules/rule_lex.h). */
+struct text_pos {
+	int rec_start, open_line, open_empty;
+};
+
+static size_t key_len(const char *p, const char *e)
 {
-	int line = 1, blank_before = 1;
+	const char *q = p;
 
-	*rec_start = 1;
-	*last = 1;
-	for (size_t i = 0; i < len; line++) {
-		size_t j = i;
-		int blank = 1;
+	if (q >= e || !(isalpha((unsigned char)*q) || *q == '_'))
+		return 0;
+	while (q < e && (isalnum((unsigned char)*q) || *q == '_'))
+		q++;
+	return q < e && *q == ':' ? (size_t)(q - p) : 0;
+}
 
-		while (j < len && text[j] != '\n') {
-			if (text[j] != ' ' && text[j] != '\t' && text[j] != '\r')
-				blank = 0;
-			j++;
+static void text_pos(const char *text, size_t len, struct text_pos *tp)
+{
+	int line = 0, in_rec = 0;
+
+	memset(tp, 0, sizeof(*tp));
+	for (size_t i = 0; i < len;) {
+		const char *b = text + i, *e = memchr(b, '\n', len - i), *t;
+		size_t k;
+
+		if (!e)
+			e = text + len;
+		i = (size_t)(e - text) + 1;
+		line++;
+		for (t = b; t < e && strchr(" \t\r\f\v", *t); t++)
+			;
+		if (t == e) {
+			in_rec = 0;
+			continue;
 		}
-		if (!blank && blank_before)
-			*rec_start = line;
-		blank_before = blank;
-		*last = line;
-		i = j + 1;
+		if (*t == '#')
+			continue;
+		k = key_len(t, e);
+		if (!in_rec || (k && t == b)) {
+			if (!in_rec)
+				tp->rec_start = line;
+			in_rec = 1;
+			tp->open_line = line;
+			t += k ? k + 1 : 0;
+			while (t < e && strchr(" \t\r\f\v", *t))
+				t++;
+			tp->open_empty = k && t == e;
+		} else {
+			tp->open_empty = 0;       /* a continuation line */
+		}
 	}
 }
 
-/* Could more lines make this error go away?  A missing key of the last
- * record, a reference to a rule a later record may define, anything on the
- * last line (a continuation line may still extend its value). */
-static int error_repairable(const char *eline, int rec_start, int last)
-{
-	const char *p = strchr(eline, ':');
-	int line = p ? atoi(p + 1) : 0;
+/* Errors about a value of fixed form (a number, a name, a word): adding
+ * " more" to it never makes it valid, so only an empty value that is
+ * still open can be repaired. */
+static const char *const fixed_value_errs[] = {
+	"bad rule number", "bad rule name", "unknown rl_type", "bad operator",
+	"non-numeric threshold", "bad script name", "unknown metric",
+	"non-numeric setting", "must be >", "must be >=", "unknown select",
+	"unknown place", "too many parameters", "rule listed twice",
+	"thresholds in the wrong order",
+};
+/* Errors no later line can undo: the key, the line or another record is
+ * fixed once written. */
+static const char *const final_errs[] = {
+	"unknown key", "duplicate key", "rule key in a settings record",
+	"settings key in a rule record", "key is only for",
+	"line is not a 'key: value' line", "more than one settings record",
+	"too many rules", "file contains a NUL byte", "file too large",
+	"duplicate rule number", "duplicate rule name", "cycle among",
+};
 
-	if (strstr(eline, "reference") || strstr(eline, "rl_ruleNo"))
+static int msg_starts(const char *msg, const char *const *tab, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(msg, tab[i], strlen(tab[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Could more lines make this error ("FILE:LINE: message[ near '...']") go
+ * away?  Yes for a reference to a rule a later record may define, a key
+ * missing from the last record, an empty value still open, and any other
+ * error (an expression, rl_ruleNo against it) on the open field or in a
+ * line after it.  No for a value of fixed form once it is not empty, for
+ * an unknown, duplicate or misplaced key, a line that is not a key line,
+ * and anything in a record a blank line has closed.
+ */
+static int error_repairable(const char *eline, const char *file,
+			    const struct text_pos *tp)
+{
+	size_t fl = strlen(file);
+	const char *msg;
+	int line;
+
+	if (strstr(eline, ": unknown rule reference") ||
+	    strstr(eline, ": out of memory"))
 		return 1;
-	if (line >= last)
-		return 1;
-	return line >= rec_start && strstr(eline, "missing required key");
+	if (strncmp(eline, file, fl) != 0 || eline[fl] != ':')
+		/* reported in another file: this text clashes with it */
+		return !strstr(eline, ": duplicate rule") &&
+		       !strstr(eline, ": cycle among");
+	line = atoi(eline + fl + 1);
+	msg = strchr(eline + fl + 1, ':');
+	msg = msg ? msg + 1 + (msg[1] == ' ') : eline;
+	if (msg_starts(msg, final_errs, ARRAY_SIZE(final_errs)))
+		return 0;
+	if (strncmp(msg, "missing required key", 20) == 0)
+		return line >= tp->rec_start;
+	if (msg_starts(msg, fixed_value_errs, ARRAY_SIZE(fixed_value_errs)))
+		return line == tp->open_line && tp->open_empty;
+	if (strncmp(msg, "rl_ruleNo", 9) == 0)   /* against the expression */
+		return line >= tp->rec_start;
+	return line >= tp->open_line;
 }
 
 int reg_text_incomplete(struct registry *r, int policy, const char *name,
 			const char *text, size_t len, uid_t uid)
 {
 	struct rule_errs errs = { 0, NULL, 0 };
-	int rec_start, last, repairable = 1;
+	struct text_pos tp;
+	int repairable = 1;
 
 	if (policy) {
 		struct policy *p = policy_parse("policy", text, len, &errs);
@@ -1959,13 +2043,13 @@ int reg_text_incomplete(struct registry *r, int policy, const char *name,
 		pthread_mutex_unlock(&r->mu);
 		ruleset_free(rs);
 	}
-	text_last_lines(text, len, &rec_start, &last);
+	text_pos(text, len, &tp);
 	for (char *l = errs.text; l && *l && repairable;) {
 		char *nl = strchr(l, '\n');
 
 		if (nl)
 			*nl = '\0';
-		repairable = error_repairable(l, rec_start, last);
+		repairable = error_repairable(l, policy ? "policy" : name, &tp);
 		if (!repairable) {
 			char q[REG_ERR_LEN + 64];
 
