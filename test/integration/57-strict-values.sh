@@ -108,6 +108,7 @@ wait_for 10 test -d "$M/hosts/$H" || fail "host $H did not appear"
 S=$M/hosts/$H/state
 wait_for 5 grep -qE '^(free|busy|overloaded)$' "$S" || fail "state: $(cat "$S")"
 st=$(cat "$S")
+sleep 1.2   # a new second: events shows 10 rejected writes per uid and second
 refused "$S" 'drain junk\n' "$st"
 refused "$S" 'drain\000junk' "$st"
 refused "$S" 'drain%140sjunk\n' "$st"
@@ -126,4 +127,14 @@ timeout 2 cat "$M/events" > "$T/events" 2>/dev/null
 grep -q 'write-rejected path=sched/cooldown uid=0 reason=' "$T/events" || fail "no write-rejected event for cooldown"
 grep -q "write-rejected path=hosts/$H/state uid=0 reason=" "$T/events" || fail "no write-rejected event for state: $(grep state "$T/events")"
 ok "each refusal says why in events"
+
+# a flood of rejected writes from one uid: 10 lines a second, then a summary
+sleep 1.2
+$NOBODY bash -c 'for i in $(seq 200); do echo 5 > "$1" 2>/dev/null; done' _ "$C" 2>/dev/null
+sleep 1.2
+timeout 2 cat "$M/events" > "$T/events2" 2>/dev/null
+n=$(grep -c 'write-rejected path=sched/cooldown uid=65534 reason=' "$T/events2")
+[ "$n" -ge 10 ] && [ "$n" -le 30 ] || fail "flood: $n write-rejected lines for uid 65534"
+grep -qE 'write-rejected uid=65534 suppressed=[0-9]+$' "$T/events2" || fail "flood: no summary line: $(tail -3 "$T/events2")"
+ok "a flood of rejected writes is limited and summarized ($n lines shown)"
 exit 0
