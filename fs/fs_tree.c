@@ -1275,6 +1275,9 @@ static int fs_chown(const char *path, uid_t uid, gid_t gid,
  * walk each path once instead of again after a glob that took longer
  * than a second (docs/BENCHMARKS.md).
  *
+ * Rule files' names are not cached (entry 0): a created file that was
+ * never made valid goes away at close, which the kernel does not see.
+ *
  * Attributes: never cached, except a host's `state` (10 s), whose shown
  * value changes only through the VFS: the notifier writes every change
  * through the mount (that is how inotify sees it, reg_change_locked
@@ -1294,6 +1297,11 @@ void fs_tree_timeouts(const char *path, const struct stat *st, double *entry,
 	if (S_ISDIR(st->st_mode) ||
 	    (parse_path(path, &n) == 0 && n.k == NK_HOST_STATE))
 		*attr = 10;
+	/* a new rule file that was never made valid disappears at close,
+	 * without the VFS: a cached name would make the next create of it
+	 * fail with ENOENT */
+	else if (n.k == NK_RULE)
+		*entry = 0;
 }
 
 static const struct fuse_operations tree_ops = {

@@ -44,8 +44,6 @@ refused_now() {
     [ -e "$M/rules/$2" ] && fail "$2 exists after '$1'"
     return 0
 }
-# (each case a new name: a refused new file's name stays in the kernel's
-# dentry cache for up to 10 s, and a create of it then fails ENOENT)
 HEAD='rl_number: 51
 rl_name: sh_a
 rl_type: simple
@@ -63,6 +61,7 @@ rl_number: 6' x6.rule
 refused_now 'rl_number: 5
 rl_name: sh x' x7.rule
 refused_now 'rl_type: medium' x8.rule
+refused_now 'rl_number: one' x1.rule      # the same name again at once
 ok "unrepairable errors fail the write bash's echo makes"
 
 # repairable: incomplete texts are not refused at write; close refuses them
