@@ -1963,7 +1963,7 @@ static void text_pos(const char *text, size_t len, struct text_pos *tp)
 static const char *const fixed_value_errs[] = {
 	"bad rule number", "bad rule name", "unknown rl_type", "bad operator",
 	"non-numeric threshold", "bad script name", "unknown metric",
-	"non-numeric setting", "must be >", "must be >=", "unknown select",
+	"non-numeric setting", "unknown select",
 	"unknown place", "too many parameters", "rule listed twice",
 	"thresholds in the wrong order",
 };

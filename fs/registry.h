@@ -245,6 +245,10 @@ int reg_rules_snapshot(struct registry *r, struct reg_rules_snapshot *out);
 int reg_rule_write(struct registry *r, const char *name, const char *text,
 		   size_t len, uid_t uid, char *err);
 int reg_rule_remove(struct registry *r, const char *name, uid_t uid, char *err);
+/* mv from to: the set is validated as it will be (from gone, to with
+ * from's text); an existing `to` is replaced atomically (rename(2) with
+ * --state).  With --state every rules/ change is on disk before it is
+ * in force: -ENOSPC/-EIO (and nothing changed) when it cannot be. */
 int reg_rule_rename(struct registry *r, const char *from, const char *to,
 		    uid_t uid, char *err);
 /* Validate without changing anything (used while buffering a write). */
