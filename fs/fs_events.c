@@ -3,9 +3,23 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "fs/registry.h"
+
+/* Rejected writes of one uid in the current one-second window. */
+struct reject_slot {
+	int used;
+	unsigned uid;
+	double start;                 /* util_now_s() the window began */
+	unsigned shown;               /* lines let through in it */
+	unsigned long suppressed;     /* lines dropped in it */
+};
 
 struct fs_events {
 	pthread_mutex_t mu;           /* protects every field below */
@@ -16,6 +30,7 @@ struct fs_events {
 	int down;
 	void (*notify)(void *);
 	void *notify_ctx;
+	struct reject_slot rej[FS_EVENTS_REJECT_UIDS];
 };
 
 struct fs_events *fs_events_new(size_t cap)
@@ -51,29 +66,143 @@ void fs_events_free(struct fs_events *ev)
 	free(ev);
 }
 
-void fs_events_push(void *ctx, const char *line)
+/* Append line (and a newline) to the ring; lock held. */
+static void push_locked(struct fs_events *ev, const char *line)
 {
-	struct fs_events *ev = ctx;
 	size_t n = strlen(line);
 	char *p = malloc(n + 2);
-	void (*fn)(void *);
-	void *fctx;
 
 	if (!p)
 		return;
 	memcpy(p, line, n);
 	p[n] = '\n';
 	p[n + 1] = '\0';
-	pthread_mutex_lock(&ev->mu);
 	free(ev->lines[ev->next % ev->cap]);
 	ev->lines[ev->next % ev->cap] = p;
 	ev->next++;
+	pthread_cond_broadcast(&ev->cv);
+}
+
+/* Close the window of slot s: its summary line when it dropped lines. */
+static int reject_close_locked(struct fs_events *ev, struct reject_slot *s)
+{
+	char line[160], ts[40];
+
+	if (s->suppressed) {
+		reg_format_time(util_wall_s(), ts, sizeof(ts));
+		snprintf(line, sizeof(line), "%s write-rejected uid=%u "
+			 "suppressed=%lu", ts, s->uid, s->suppressed);
+		log_info("%s", line + strlen(ts) + 1);
+		push_locked(ev, line);
+	}
+	memset(s, 0, sizeof(*s));
+	return 1;
+}
+
+/* Summaries of windows that have ended; 1 when a line was added. */
+static int reject_flush_locked(struct fs_events *ev, double now)
+{
+	int added = 0;
+
+	for (size_t i = 0; i < FS_EVENTS_REJECT_UIDS; i++) {
+		struct reject_slot *s = &ev->rej[i];
+
+		if (s->used && now - s->start >= 1.0) {
+			added |= s->suppressed != 0;
+			reject_close_locked(ev, s);
+		}
+	}
+	return added;
+}
+
+/* A rejected write's line: `TIME KIND ... uid=N ...` with KIND
+ * write-rejected, rule-rejected or policy-rejected.  *uid set. */
+static int is_rejection(const char *line, unsigned *uid)
+{
+	const char *k = strchr(line, ' '), *u;
+
+	if (!k)
+		return 0;
+	k++;
+	if (strncmp(k, "write-rejected ", 15) && strncmp(k, "rule-rejected ", 14) &&
+	    strncmp(k, "policy-rejected ", 16))
+		return 0;
+	u = strstr(k, " uid=");
+	if (!u || u[5] < '0' || u[5] > '9')
+		return 0;
+	*uid = (unsigned)strtoul(u + 5, NULL, 10);
+	return 1;
+}
+
+/* May this rejected-write line of uid go out now?  Lock held. */
+static int reject_admit_locked(struct fs_events *ev, unsigned uid, double now)
+{
+	struct reject_slot *s = NULL, *free_slot = NULL, *oldest = NULL;
+
+	for (size_t i = 0; i < FS_EVENTS_REJECT_UIDS; i++) {
+		struct reject_slot *c = &ev->rej[i];
+
+		if (c->used && c->uid == uid) {
+			s = c;
+			break;
+		}
+		if (!c->used && !free_slot)
+			free_slot = c;
+		if (c->used && (!oldest || c->start < oldest->start))
+			oldest = c;
+	}
+	if (!s) {                     /* a new uid: a free or the oldest slot */
+		s = free_slot ? free_slot : oldest;
+		if (s->used)
+			reject_close_locked(ev, s);
+		s->used = 1;
+		s->uid = uid;
+		s->start = now;
+	}
+	if (s->shown < FS_EVENTS_REJECT_MAX) {
+		s->shown++;
+		return 1;
+	}
+	s->suppressed++;
+	return 0;
+}
+
+void fs_events_push(void *ctx, const char *line)
+{
+	struct fs_events *ev = ctx;
+	void (*fn)(void *);
+	void *fctx;
+	double now = util_now_s();
+	unsigned uid;
+	int added;
+
+	pthread_mutex_lock(&ev->mu);
+	added = reject_flush_locked(ev, now);
+	if (!is_rejection(line, &uid) || reject_admit_locked(ev, uid, now)) {
+		push_locked(ev, line);
+		added = 1;
+	}
 	fn = ev->notify;
 	fctx = ev->notify_ctx;
-	pthread_cond_broadcast(&ev->cv);
 	pthread_mutex_unlock(&ev->mu);
-	if (fn)
+	if (fn && added)
 		fn(fctx);
+}
+
+int fs_events_tick(struct fs_events *ev)
+{
+	void (*fn)(void *);
+	void *fctx;
+	int added;
+
+	pthread_mutex_lock(&ev->mu);
+	added = reject_flush_locked(ev, util_now_s());
+	fn = ev->notify;
+	fctx = ev->notify_ctx;
+	pthread_mutex_unlock(&ev->mu);
+	if (fn && added)
+		fn(fctx);
+	return added;
 }
 
 static uint64_t oldest_locked(const struct fs_events *ev)
@@ -108,6 +237,7 @@ int fs_events_ready(struct fs_events *ev, uint64_t pos)
 	int r;
 
 	pthread_mutex_lock(&ev->mu);
+	reject_flush_locked(ev, util_now_s());
 	r = pos < ev->next || ev->down;
 	pthread_mutex_unlock(&ev->mu);
 	return r;
@@ -160,7 +290,10 @@ ssize_t fs_events_read(struct fs_events *ev, uint64_t *pos, char *buf,
 		return 0;
 	pthread_mutex_lock(&ev->mu);
 	for (;;) {
-		size_t n = copy_locked(ev, pos, buf, size);
+		size_t n;
+
+		reject_flush_locked(ev, util_now_s());
+		n = copy_locked(ev, pos, buf, size);
 
 		if (n) {
 			r = (ssize_t)n;

@@ -21,6 +21,19 @@
 
 #define FS_EVENTS_CAP     10000
 #define FS_EVENTS_BACKLOG 100
+/*
+ * Rejected writes (write-rejected, rule-rejected, policy-rejected lines)
+ * are limited per uid: in a window of one second from its first rejected
+ * line, a uid gets FS_EVENTS_REJECT_MAX lines; the rest are counted, and
+ * when the window has ended one `TIME write-rejected uid=U suppressed=K`
+ * line says how many were dropped.  The summary is put out by the next
+ * push, read, poll or fs_events_tick after the window (a blocked reader
+ * wakes every 100 ms, so it sees it within about 1.1 s).
+ * FS_EVENTS_REJECT_UIDS uids are tracked at once; a new one takes the
+ * oldest window, closing it (with its summary) early.
+ */
+#define FS_EVENTS_REJECT_MAX  10
+#define FS_EVENTS_REJECT_UIDS 64
 
 struct fs_events;
 
@@ -47,6 +60,9 @@ uint64_t fs_events_end(struct fs_events *ev);
 ssize_t fs_events_read(struct fs_events *ev, uint64_t *pos, char *buf,
 		       size_t size, int nonblock, int (*interrupted)(void *),
 		       void *ictx);
+/* Put out the summaries of rejected-write windows that have ended;
+ * 1 when a line was added. */
+int fs_events_tick(struct fs_events *ev);
 /* 1 when a read from pos would not block. */
 int fs_events_ready(struct fs_events *ev, uint64_t pos);
 /* Called (unlocked) after every push, e.g. to wake poll(2) waiters. */

@@ -2,6 +2,7 @@
 #include "fs/fs_state.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,10 +20,75 @@ static void serr(char *err, const char *fmt, ...)
 static void serr(char *err, const char *fmt, ...)
 {
 	va_list ap;
+	int e = errno;                /* callers return errno: keep it */
 
 	va_start(ap, fmt);
 	vsnprintf(err, REG_ERR_LEN, fmt, ap);
 	va_end(ap);
+	errno = e;
+}
+
+/* fsync the directory holding path (its last component stripped). */
+static int fsync_parent(const char *path)
+{
+	char d[4096];
+	char *slash;
+	int fd, rc, e;
+
+	snprintf(d, sizeof(d), "%s", path);
+	slash = strrchr(d, '/');
+	if (slash == d)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(d, sizeof(d), ".");
+	fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* Is name a temporary file of ours: ".NAME.tmp.XXXXXX" (fs_state_write)
+ * or "NAME.tmp.PID" (util_write_atomic, used before)? */
+static int is_temp_name(const char *n)
+{
+	const char *t = strstr(n, ".tmp.");
+	size_t l;
+
+	if (!t)
+		return 0;
+	while (strstr(t + 1, ".tmp."))
+		t = strstr(t + 1, ".tmp.");
+	t += 5;
+	l = strlen(t);
+	if (n[0] == '.' && l == 6)
+		return 1;
+	return l > 0 && strspn(t, "0123456789") == l;
+}
+
+/* Remove leftover temporary files of dir; returns how many. */
+static int clean_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[4096];
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (is_temp_name(de->d_name)) {
+			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+			if (unlink(p) == 0)
+				n++;
+		}
+	closedir(d);
+	return n;
 }
 
 static int mkdir_p1(const char *path, char *err)
@@ -45,7 +111,24 @@ int fs_state_init(const char *dir, int *fresh, char *err)
 		return -1;
 	snprintf(p, sizeof(p), "%s/rules", dir);
 	*fresh = stat(p, &st) < 0;
-	return mkdir_p1(p, err);
+	if (mkdir_p1(p, err) < 0)
+		return -1;
+	fs_state_clean(dir);
+	return 0;
+}
+
+int fs_state_clean(const char *dir)
+{
+	char p[4096];
+	int n = clean_dir(dir);
+
+	snprintf(p, sizeof(p), "%s/rules", dir);
+	n += clean_dir(p);
+	snprintf(p, sizeof(p), "%s/history", dir);
+	n += clean_dir(p);
+	snprintf(p, sizeof(p), "%s/jobs", dir);
+	n += clean_dir(p);
+	return n;
 }
 
 static int is_rule_name(const char *n)
@@ -140,13 +223,85 @@ fail:
 int fs_state_write(const char *dir, const char *rel, const char *text,
 		   size_t len, char *err)
 {
-	char p[4096];
+	char p[4096], tmp[4096];
+	const char *base;
+	size_t o = 0;
+	int fd, e;
 
 	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	if (util_write_atomic(p, text, len, 0644) == 0)
-		return 0;
+	base = strrchr(p, '/') + 1;
+	snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", (int)(base - p), p,
+		 base);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		serr(err, "%s: %s", p, strerror(errno));
+		return -1;
+	}
+	while (o < len) {
+		ssize_t w = write(fd, text + o, len - o);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail;
+		o += (size_t)w;
+	}
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, p) < 0)
+		goto fail;
+	if (fsync_parent(p) < 0) {
+		/* renamed, but not known to be on disk */
+		serr(err, "%s: fsync of its directory: %s", p, strerror(errno));
+		return -1;
+	}
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
 	serr(err, "%s: %s", p, strerror(errno));
 	return -1;
+}
+
+int fs_state_stage_open(const char *dir)
+{
+	char p[4096];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+			errno != EINVAL))
+		return fd;
+	snprintf(p, sizeof(p), "%s/.stage.tmp.XXXXXX", dir);
+	fd = mkostemp(p, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(p);
+	return fd;
+}
+
+int fs_state_stage_write(int fd, const void *buf, size_t len, long long off)
+{
+	const char *b = buf;
+
+	while (len > 0) {
+		ssize_t w = pwrite(fd, b, len, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		b += w;
+		off += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }
 
 char *fs_state_read(const char *dir, const char *rel, size_t *len,
@@ -177,7 +332,7 @@ int fs_state_remove_rule(const char *dir, const char *name, char *err)
 	char p[4096];
 
 	snprintf(p, sizeof(p), "%s/rules/%s", dir, name);
-	if (unlink(p) == 0 || errno == ENOENT)
+	if ((unlink(p) == 0 || errno == ENOENT) && fsync_parent(p) == 0)
 		return 0;
 	serr(err, "%s: %s", p, strerror(errno));
 	return -1;
@@ -190,7 +345,7 @@ int fs_state_rename_rule(const char *dir, const char *from, const char *to,
 
 	snprintf(a, sizeof(a), "%s/rules/%s", dir, from);
 	snprintf(b, sizeof(b), "%s/rules/%s", dir, to);
-	if (rename(a, b) == 0)
+	if (rename(a, b) == 0 && fsync_parent(b) == 0)
 		return 0;
 	serr(err, "rename %s: %s", a, strerror(errno));
 	return -1;

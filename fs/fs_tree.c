@@ -16,6 +16,8 @@
 
 #include "common/util.h"
 #include "fs/fs_ll.h"
+#include "fs/fs_state.h"
+#include "fs/fs_value.h"
 #include "rules/rules.h"
 
 #define FS_PENDING_MAX 64
@@ -44,6 +46,11 @@ struct fh {
 	char *wbuf;                   /* written content, writes */
 	size_t wlen;
 	int dirty, applied, bad, created;
+	int stage_fd;                 /* rules/policy with --state: scratch
+					 file holding the text (fs_state),
+					 -1 none */
+	int stage_err;                /* errno the stage failed with, for
+					 flush */
 	uint64_t evpos;               /* events: next line to read */
 	struct fuse_pollhandle *ph;   /* events: protected by tree->mu */
 	struct fh *pnext;             /* list of events handles */
@@ -850,6 +857,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	parse_path(path, &h->n);
 	h->flags = fi->flags;
+	h->stage_fd = -1;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
 	    ((rc = open_write_check(t, &h->n)) < 0 ||
 	     (rc = may_change(t, &h->n, path)) < 0)) {
@@ -930,7 +938,8 @@ static int fs_poll(const char *path, struct fuse_file_info *fi,
 static int apply(struct fs_tree *t, struct fh *h, const char *text,
 		 size_t len, int wait)
 {
-	char err[REG_ERR_LEN], v[REG_NAME_MAX + 8];
+	char err[REG_ERR_LEN], v[2 * REG_NAME_MAX + 2];
+	const char *why = "";
 	uid_t uid = caller_uid();
 
 	switch (h->n.k) {
@@ -939,13 +948,19 @@ static int apply(struct fs_tree *t, struct fh *h, const char *text,
 	case NK_POLICY:
 		return reg_policy_write(t->reg, text, len, uid, err);
 	case NK_SCHED_FILE:
-		return reg_sched_write(t->reg, h->n.name, text, uid, err);
+		return reg_sched_write_n(t->reg, h->n.name, text, len, uid,
+					 err);
 	case NK_HOST_STATE:
-		return reg_host_state_write(t->reg, h->n.host, text, uid, err);
+		return reg_host_state_write_n(t->reg, h->n.host, text, len, uid,
+					      err);
 	case NK_PROC_MIGRATE:
-		if (sscanf(text, "%71s", v) != 1) {
-			reg_write_rejected(t->reg, "migrate", uid,
-					   "write a host name");
+		if (fs_value_word(text, len, v, sizeof(v), &why) < 0) {
+			char path[40];
+
+			snprintf(path, sizeof(path), "procs/%d/migrate",
+				 h->n.job);
+			snprintf(err, sizeof(err), "write a host name (%s)", why);
+			reg_write_rejected(t->reg, path, uid, err);
 			return -EINVAL;
 		}
 		return reg_migrate_request(t->reg, h->n.job, v, uid, "user",
@@ -997,6 +1012,42 @@ static int check_partial(struct fs_tree *t, struct fh *h, size_t size)
 	return -EINVAL;
 }
 
+/* With --state, a rule or policy text is also written to a scratch file
+ * in the state directory as it arrives, so a full disk fails the write(2)
+ * that brings the bytes (bash's echo shows that; it ignores close()).
+ * The text is put on disk for real (temp, fsync, rename) when it is
+ * applied at flush; the scratch space is freed just before. */
+static int stage(struct fs_tree *t, struct fh *h, const char *buf,
+		 size_t size, off_t off)
+{
+	const char *dir = reg_state_dir(t->reg);
+	char why[300];
+	int e;
+
+	if (!dir)
+		return 0;
+	if (h->stage_fd < 0)
+		h->stage_fd = fs_state_stage_open(dir);
+	if (h->stage_fd >= 0 &&
+	    fs_state_stage_write(h->stage_fd, buf, size, (long long)off) == 0)
+		return 0;
+	e = errno ? errno : EIO;
+	snprintf(why, sizeof(why), "state directory: %s", strerror(e));
+	reg_write_rejected(t->reg, h->n.k == NK_POLICY ? "policy" : h->n.name,
+			   caller_uid(), why);
+	h->bad = 1;
+	h->stage_err = e;
+	h->dirty = 0;
+	return -e;
+}
+
+static void stage_close(struct fh *h)
+{
+	if (h->stage_fd >= 0)
+		close(h->stage_fd);
+	h->stage_fd = -1;
+}
+
 /* Other files take one value per write. */
 static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 			  size_t size, off_t off)
@@ -1004,8 +1055,8 @@ static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 	int big = h->n.k == NK_RULE || h->n.k == NK_POLICY;
 	int rc;
 
-	if (h->bad)
-		return -EINVAL;
+	if (h->bad)                    /* the same error for every write */
+		return h->stage_err ? -h->stage_err : -EINVAL;
 	rc = buffer_append(h, buf, size, off);
 	if (rc < 0) {
 		h->bad = 1;
@@ -1015,6 +1066,8 @@ static int write_buffered(struct fs_tree *t, struct fh *h, const char *buf,
 		return rc;
 	}
 	h->dirty = 1;
+	if (big && (rc = stage(t, h, buf, size, off)) < 0)
+		return rc;
 	if (big)
 		return check_partial(t, h, size);
 	rc = apply(t, h, h->wbuf, h->wlen, !(h->flags & O_NONBLOCK));
@@ -1053,9 +1106,12 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	struct fh *h = fh_of(fi);
 	int rc;
 
+	stage_close(h);
 	if (h->bad) {
+		rc = h->stage_err ? -h->stage_err : -EINVAL;
 		h->bad = 0;            /* report once */
-		return -EINVAL;
+		h->stage_err = 0;
+		return rc;
 	}
 	if (!h->dirty)
 		return 0;
@@ -1071,6 +1127,7 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 
 static void fh_free(struct fh *h)
 {
+	stage_close(h);
 	free(h->snap);
 	free(h->wbuf);
 	free(h);
@@ -1219,6 +1276,9 @@ static int fs_chown(const char *path, uid_t uid, gid_t gid,
  * walk each path once instead of again after a glob that took longer
  * than a second (docs/BENCHMARKS.md).
  *
+ * Rule files' names are not cached (entry 0): a created file that was
+ * never made valid goes away at close, which the kernel does not see.
+ *
  * Attributes: never cached, except a host's `state` (10 s), whose shown
  * value changes only through the VFS: the notifier writes every change
  * through the mount (that is how inotify sees it, reg_change_locked
@@ -1238,6 +1298,11 @@ void fs_tree_timeouts(const char *path, const struct stat *st, double *entry,
 	if (S_ISDIR(st->st_mode) ||
 	    (parse_path(path, &n) == 0 && n.k == NK_HOST_STATE))
 		*attr = 10;
+	/* a new rule file that was never made valid disappears at close,
+	 * without the VFS: a cached name would make the next create of it
+	 * fail with ENOENT */
+	else if (n.k == NK_RULE)
+		*entry = 0;
 }
 
 static const struct fuse_operations tree_ops = {

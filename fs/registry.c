@@ -1,6 +1,7 @@
 /* registry.c — the model of reschedfs; see registry.h. */
 #include "fs/registry.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "fs/fs_state.h"
+#include "fs/fs_value.h"
 
 #define REG_HASH 16384            /* host buckets: 10,000 hosts, short chains */
 #define REG_INPLACE_MAX 64        /* metrics an update may set in place */
@@ -91,7 +93,8 @@ static size_t reg_mig_expire_locked(struct registry *r, double now,
 static void reg_abort_send(struct registry *r, const struct reg_abort *ab,
 			   size_t n);
 static int reg_persist_load(struct registry *r, char *err);
-static void reg_persist_sched_locked(struct registry *r);
+static int reg_persist_sched_locked(struct registry *r,
+				    const struct reg_sched *s, char *err);
 static int reg_rules_seed(struct registry *r, const char *dir, char *err);
 static int reg_rules_adopt(struct registry *r, const char *dir, char *err);
 static int reg_rules_load(struct registry *r, char *err);
@@ -238,6 +241,8 @@ static void reg_change_locked(struct registry *r, enum reg_change what,
 	if (r->change_fn)
 		r->change_fn(r->change_ctx, what, host, job);
 }
+
+const char *reg_state_dir(struct registry *r) { return r->state_dir; }
 
 void reg_write_rejected(struct registry *r, const char *path, uid_t uid,
 			const char *reason)
@@ -749,14 +754,24 @@ void reg_host_disconnected(struct registry *r, const char *name)
 int reg_host_state_write(struct registry *r, const char *host,
 			 const char *text, uid_t uid, char *err)
 {
-	char word[32];
+	return reg_host_state_write_n(r, host, text, strlen(text), uid, err);
+}
+
+int reg_host_state_write_n(struct registry *r, const char *host,
+			   const char *text, size_t len, uid_t uid, char *err)
+{
+	char word[32], path[REG_NAME_MAX + 16], e[REG_ERR_LEN];
+	const char *why = "a word other than these";
 	struct reg_host *h;
 	int before, drain;
 
-	if (sscanf(text, "%31s", word) != 1 ||
+	if (fs_value_word(text, len, word, sizeof(word), &why) < 0 ||
 	    (strcmp(word, "drain") && strcmp(word, "resume"))) {
-		set_err(err, "hosts/%s/state takes drain or resume", host);
-		reg_write_rejected(r, "state", uid, err ? err : "bad value");
+		snprintf(e, sizeof(e), "hosts/%s/state takes drain or resume "
+			 "(%s)", host, why);
+		set_err(err, "%s", e);
+		snprintf(path, sizeof(path), "hosts/%s/state", host);
+		reg_write_rejected(r, path, uid, e);
 		return -EINVAL;
 	}
 	drain = strcmp(word, "drain") == 0;
@@ -974,44 +989,50 @@ void reg_sched_format(const struct reg_sched *s, const char *name,
 			 s->migrate_timeout));
 }
 
-/* Parse `value` into s->name; 0 or -1 with err. */
+/* Parse value[0..len) (fs_value: one value, optional newline) into
+ * s->name; 0 or -1 with err. */
 int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
-		    char *err)
+		    size_t len, char *err)
 {
+	const char *why = NULL;
+	char word[16];
 	double d;
 	uint64_t u;
 
 	if (strcmp(name, "mode") == 0) {
-		for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++)
-			if (strcmp(value, mode_names[i]) == 0) {
-				s->mode = (int)i;
-				return 0;
-			}
-		set_err(err, "mode must be auto, manual or dry-run");
+		if (fs_value_word(value, len, word, sizeof(word), &why) == 0)
+			for (size_t i = 0; i < ARRAY_SIZE(mode_names); i++)
+				if (strcmp(word, mode_names[i]) == 0) {
+					s->mode = (int)i;
+					return 0;
+				}
+		set_err(err, "mode must be auto, manual or dry-run%s%s%s",
+			why ? " (" : "", why ? why : "", why ? ")" : "");
 		return -1;
 	}
 	if (strcmp(name, "allow_root") == 0) {
-		if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
-			set_err(err, "allow_root must be 0 or 1");
+		if (fs_value_uint(value, len, 1, &u, &why) < 0) {
+			set_err(err, "allow_root must be 0 or 1 (%s)", why);
 			return -1;
 		}
-		s->allow_root = value[0] == '1';
+		s->allow_root = (int)u;
 		return 0;
 	}
 	if (strncmp(name, "max_", 4) == 0) {
-		if (util_parse_u64(value, &u) < 0 || u > 1000000) {
-			set_err(err, "%s must be an integer 0..1000000", name);
+		if (fs_value_uint(value, len, 1000000, &u, &why) < 0) {
+			set_err(err, "%s must be an integer 0..1000000 (%s)",
+				name, why);
 			return -1;
 		}
 		*(strcmp(name, "max_concurrent") == 0 ? &s->max_concurrent :
 		  &s->max_per_hour) = (int)u;
 		return 0;
 	}
-	if (util_parse_double(value, &d) < 0 || d < 0 || d > 1e7 ||
+	if (fs_value_number(value, len, 0, 1e7, &d, &why) < 0 ||
 	    (strcmp(name, "migrate_timeout") == 0 && d <= 0)) {
-		set_err(err, "%s must be a number of seconds%s", name,
-			strcmp(name, "migrate_timeout") == 0 ? " above 0" :
-			", 0 or more");
+		set_err(err, "%s must be a decimal number of seconds%s (%s)",
+			name, strcmp(name, "migrate_timeout") == 0 ?
+			" above 0" : ", 0 or more", why ? why : "out of range");
 		return -1;
 	}
 	*(strcmp(name, "stability") == 0 ? &s->stability :
@@ -1020,43 +1041,38 @@ int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
 	return 0;
 }
 
-/* Copy text without surrounding blanks into buf. */
-static void trim_copy(char *buf, size_t size, const char *text)
-{
-	size_t n;
-
-	while (*text == ' ' || *text == '\t' || *text == '\n')
-		text++;
-	snprintf(buf, size, "%s", text);
-	n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
-		     buf[n - 1] == '\t' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-}
-
 int reg_sched_write(struct registry *r, const char *name, const char *text,
 		    uid_t uid, char *err)
 {
-	char v[128], e[REG_ERR_LEN], q[REG_ERR_LEN + 8], path[80];
+	return reg_sched_write_n(r, name, text, strlen(text), uid, err);
+}
+
+int reg_sched_write_n(struct registry *r, const char *name, const char *text,
+		      size_t len, uid_t uid, char *err)
+{
+	char v[64], e[REG_ERR_LEN], q[REG_ERR_LEN + 8], path[80];
 	struct reg_sched s;
+	int rc;
 
 	if (!reg_sched_known(name))
 		return -ENOENT;
-	trim_copy(v, sizeof(v), text);
+	snprintf(path, sizeof(path), "sched/%s", name);
 	pthread_mutex_lock(&r->mu);
 	s = r->sched;
-	if (strchr(v, '\n') || reg_sched_parse(&s, name, v, e) < 0) {
-		if (strchr(v, '\n'))
-			snprintf(e, sizeof(e), "%s takes one value", name);
+	rc = reg_sched_parse(&s, name, text, len, e) < 0 ? -EINVAL :
+	     /* on disk first: a full disk or an I/O error keeps the old
+	      * value in memory and on disk */
+	     reg_persist_sched_locked(r, &s, e);
+	if (rc < 0) {
 		set_err(err, "%s", e);
-		snprintf(path, sizeof(path), "sched/%s", name);
 		reg_event_locked(r, "write-rejected", "path=%s uid=%u reason=%s",
 				 path, (unsigned)uid, reg_qv(q, sizeof(q), e));
 		pthread_mutex_unlock(&r->mu);
-		return -EINVAL;
+		return rc;
 	}
 	r->sched = s;
-	reg_persist_sched_locked(r);
+	reg_sched_format(&s, name, v, sizeof(v));
+	v[strcspn(v, "\n")] = '\0';
 	reg_event_locked(r, "sched-changed", "name=%s value=%s uid=%u", name,
 			 reg_qv(q, sizeof(q), v), (unsigned)uid);
 	pthread_mutex_unlock(&r->mu);
@@ -1881,6 +1897,8 @@ static struct ruleset *rules_try_locked(struct registry *r, const char *name,
 
 		if (match && !text && !rename_to)
 			continue;
+		if (rename_to && !match && strcmp(r->rules[i].name, rename_to) == 0)
+			continue;             /* replaced by the renamed file */
 		files[n] = match && rename_to ? rename_to : r->rules[i].name;
 		texts[n] = match && text ? text : r->rules[i].text;
 		lens[n] = match && text ? len : r->rules[i].len;
@@ -1982,6 +2000,20 @@ static int rules_reject_unlock(struct registry *r, const char *name,
 	return -EINVAL;
 }
 
+/* The state directory refused a change (full disk, I/O error): nothing
+ * changed in memory either.  Lock held; released.  Returns -errno. */
+static int disk_reject_unlock(struct registry *r, const char *path,
+			      uid_t uid, int e, const char *why, char *err)
+{
+	char q[REG_ERR_LEN + 8];
+
+	set_err(err, "%s", why);
+	reg_event_locked(r, "write-rejected", "path=%s uid=%u reason=%s", path,
+			 (unsigned)uid, reg_qv(q, sizeof(q), why));
+	pthread_mutex_unlock(&r->mu);
+	return -(e ? e : EIO);
+}
+
 static int name_reject(struct registry *r, const char *name, uid_t uid,
 		       char *err)
 {
@@ -2015,52 +2047,135 @@ int reg_rule_check(struct registry *r, const char *name, const char *text,
 	return -EINVAL;
 }
 
-/* The line where the last record of a rule file starts (records are
- * separated by blank lines), and the number of the last line. */
-static void text_last_lines(const char *text, size_t len, int *rec_start,
-			    int *last)
+/* Where a text arriving in pieces (complete lines only) stands: the line
+ * where its last record starts, the key line of that record's last field
+ * (the one field a continuation line may still extend) and whether that
+ * field's value is still empty.  Records are separated by blank lines; a
+ * key line starts with `word:` at column 0, or anywhere on a record's
+ * first line; '#' lines are comments (rules/rule_lex.h). */
+struct text_pos {
+	int rec_start, open_line, open_empty;
+};
+
+static size_t key_len(const char *p, const char *e)
 {
-	int line = 1, blank_before = 1;
+	const char *q = p;
 
-	*rec_start = 1;
-	*last = 1;
-	for (size_t i = 0; i < len; line++) {
-		size_t j = i;
-		int blank = 1;
+	if (q >= e || !(isalpha((unsigned char)*q) || *q == '_'))
+		return 0;
+	while (q < e && (isalnum((unsigned char)*q) || *q == '_'))
+		q++;
+	return q < e && *q == ':' ? (size_t)(q - p) : 0;
+}
 
-		while (j < len && text[j] != '\n') {
-			if (text[j] != ' ' && text[j] != '\t' && text[j] != '\r')
-				blank = 0;
-			j++;
+static void text_pos(const char *text, size_t len, struct text_pos *tp)
+{
+	int line = 0, in_rec = 0;
+
+	memset(tp, 0, sizeof(*tp));
+	for (size_t i = 0; i < len;) {
+		const char *b = text + i, *e = memchr(b, '\n', len - i), *t;
+		size_t k;
+
+		if (!e)
+			e = text + len;
+		i = (size_t)(e - text) + 1;
+		line++;
+		for (t = b; t < e && strchr(" \t\r\f\v", *t); t++)
+			;
+		if (t == e) {
+			in_rec = 0;
+			continue;
 		}
-		if (!blank && blank_before)
-			*rec_start = line;
-		blank_before = blank;
-		*last = line;
-		i = j + 1;
+		if (*t == '#')
+			continue;
+		k = key_len(t, e);
+		if (!in_rec || (k && t == b)) {
+			if (!in_rec)
+				tp->rec_start = line;
+			in_rec = 1;
+			tp->open_line = line;
+			t += k ? k + 1 : 0;
+			while (t < e && strchr(" \t\r\f\v", *t))
+				t++;
+			tp->open_empty = k && t == e;
+		} else {
+			tp->open_empty = 0;       /* a continuation line */
+		}
 	}
 }
 
-/* Could more lines make this error go away?  A missing key of the last
- * record, a reference to a rule a later record may define, anything on the
- * last line (a continuation line may still extend its value). */
-static int error_repairable(const char *eline, int rec_start, int last)
-{
-	const char *p = strchr(eline, ':');
-	int line = p ? atoi(p + 1) : 0;
+/* Errors about a value of fixed form (a number, a name, a word): adding
+ * " more" to it never makes it valid, so only an empty value that is
+ * still open can be repaired. */
+static const char *const fixed_value_errs[] = {
+	"bad rule number", "bad rule name", "unknown rl_type", "bad operator",
+	"non-numeric threshold", "bad script name", "unknown metric",
+	"non-numeric setting", "unknown select",
+	"unknown place", "too many parameters", "rule listed twice",
+	"thresholds in the wrong order",
+};
+/* Errors no later line can undo: the key, the line or another record is
+ * fixed once written. */
+static const char *const final_errs[] = {
+	"unknown key", "duplicate key", "rule key in a settings record",
+	"settings key in a rule record", "key is only for",
+	"line is not a 'key: value' line", "more than one settings record",
+	"too many rules", "file contains a NUL byte", "file too large",
+	"duplicate rule number", "duplicate rule name", "cycle among",
+};
 
-	if (strstr(eline, "reference") || strstr(eline, "rl_ruleNo"))
+static int msg_starts(const char *msg, const char *const *tab, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(msg, tab[i], strlen(tab[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Could more lines make this error ("FILE:LINE: message[ near '...']") go
+ * away?  Yes for a reference to a rule a later record may define, a key
+ * missing from the last record, an empty value still open, and any other
+ * error (an expression, rl_ruleNo against it) on the open field or in a
+ * line after it.  No for a value of fixed form once it is not empty, for
+ * an unknown, duplicate or misplaced key, a line that is not a key line,
+ * and anything in a record a blank line has closed.
+ */
+static int error_repairable(const char *eline, const char *file,
+			    const struct text_pos *tp)
+{
+	size_t fl = strlen(file);
+	const char *msg;
+	int line;
+
+	if (strstr(eline, ": unknown rule reference") ||
+	    strstr(eline, ": out of memory"))
 		return 1;
-	if (line >= last)
-		return 1;
-	return line >= rec_start && strstr(eline, "missing required key");
+	if (strncmp(eline, file, fl) != 0 || eline[fl] != ':')
+		/* reported in another file: this text clashes with it */
+		return !strstr(eline, ": duplicate rule") &&
+		       !strstr(eline, ": cycle among");
+	line = atoi(eline + fl + 1);
+	msg = strchr(eline + fl + 1, ':');
+	msg = msg ? msg + 1 + (msg[1] == ' ') : eline;
+	if (msg_starts(msg, final_errs, ARRAY_SIZE(final_errs)))
+		return 0;
+	if (strncmp(msg, "missing required key", 20) == 0)
+		return line >= tp->rec_start;
+	if (msg_starts(msg, fixed_value_errs, ARRAY_SIZE(fixed_value_errs)))
+		return line == tp->open_line && tp->open_empty;
+	if (strncmp(msg, "rl_ruleNo", 9) == 0)   /* against the expression */
+		return line >= tp->rec_start;
+	return line >= tp->open_line;
 }
 
 int reg_text_incomplete(struct registry *r, int policy, const char *name,
 			const char *text, size_t len, uid_t uid)
 {
 	struct rule_errs errs = { 0, NULL, 0 };
-	int rec_start, last, repairable = 1;
+	struct text_pos tp;
+	int repairable = 1;
 
 	if (policy) {
 		struct policy *p = policy_parse("policy", text, len, &errs);
@@ -2076,13 +2191,13 @@ int reg_text_incomplete(struct registry *r, int policy, const char *name,
 		pthread_mutex_unlock(&r->mu);
 		ruleset_free(rs);
 	}
-	text_last_lines(text, len, &rec_start, &last);
+	text_pos(text, len, &tp);
 	for (char *l = errs.text; l && *l && repairable;) {
 		char *nl = strchr(l, '\n');
 
 		if (nl)
 			*nl = '\0';
-		repairable = error_repairable(l, rec_start, last);
+		repairable = error_repairable(l, policy ? "policy" : name, &tp);
 		if (!repairable) {
 			char q[REG_ERR_LEN + 64];
 
@@ -2125,8 +2240,15 @@ int reg_rule_write(struct registry *r, const char *name, const char *text,
 		return rules_reject_unlock(r, name, uid, &errs, err);
 	}
 	if (r->state_dir &&
-	    fs_state_save_rule(r->state_dir, name, text, len, e) < 0)
-		log_warnx("%s", e);
+	    fs_state_save_rule(r->state_dir, name, text, len, e) < 0) {
+		int en = errno;
+		char path[REG_NAME_MAX + 8];
+
+		ruleset_free(rs);
+		free(copy);
+		snprintf(path, sizeof(path), "rules/%s", name);
+		return disk_reject_unlock(r, path, uid, en, e, err);
+	}
 	rule_put_locked(r, name, copy, len);
 	rules_commit_unlock(r, rs, "rule-changed", "file=%s uid=%u rules=%zu",
 			    name, (unsigned)uid, rs->n);
@@ -2150,8 +2272,14 @@ int reg_rule_remove(struct registry *r, const char *name, uid_t uid, char *err)
 	rs = rules_try_locked(r, name, NULL, 0, NULL, &errs);
 	if (!rs)
 		return rules_reject_unlock(r, name, uid, &errs, err);
-	if (r->state_dir && fs_state_remove_rule(r->state_dir, name, e) < 0)
-		log_warnx("%s", e);
+	if (r->state_dir && fs_state_remove_rule(r->state_dir, name, e) < 0) {
+		int en = errno;
+		char path[REG_NAME_MAX + 8];
+
+		ruleset_free(rs);
+		snprintf(path, sizeof(path), "rules/%s", name);
+		return disk_reject_unlock(r, path, uid, en, e, err);
+	}
 	rule_del_locked(r, i);
 	rules_commit_unlock(r, rs, "rule-changed", "file=%s removed=1 uid=%u rules=%zu",
 			    name, (unsigned)uid, rs->n);
@@ -2175,32 +2303,38 @@ int reg_rule_rename(struct registry *r, const char *from, const char *to,
 		set_err(err, "no rule file %s", from);
 		return -ENOENT;
 	}
-	/* rename over an existing file: drop it from the candidate set */
-	k = rule_index(r, to);
-	if (k >= 0 && k != i) {
-		char *t = xmemdup(r->rules[i].text, r->rules[i].len);
-		size_t len = r->rules[i].len;
-
+	if (strcmp(from, to) == 0) {
 		pthread_mutex_unlock(&r->mu);
-		if (!t)
-			return -ENOMEM;
-		k = reg_rule_write(r, to, t, len, uid, err);
-		free(t);
-		return k < 0 ? k : reg_rule_remove(r, from, uid, err);
+		return 0;
 	}
+	/* the set as it will be: `from` gone, `to` holding from's text
+	 * (replacing to's, when there is one); validated before anything
+	 * changes, here or on disk */
 	rs = rules_try_locked(r, from, NULL, 0, to, &errs);
 	if (!rs)
 		return rules_reject_unlock(r, to, uid, &errs, err);
-	if (r->state_dir && fs_state_rename_rule(r->state_dir, from, to, e) < 0)
-		log_warnx("%s", e);
+	/* rename(2) replaces the target atomically, on disk as here */
+	if (r->state_dir && fs_state_rename_rule(r->state_dir, from, to, e) < 0) {
+		int en = errno;
+		char path[REG_NAME_MAX + 8];
+
+		ruleset_free(rs);
+		snprintf(path, sizeof(path), "rules/%s", to);
+		return disk_reject_unlock(r, path, uid, en, e, err);
+	}
+	k = rule_index(r, to);
 	{
 		char *t = r->rules[i].text;
 		size_t len = r->rules[i].len;
 
 		r->rules[i].text = NULL;
 		rule_del_locked(r, i);
-		rule_put_locked(r, to, t, len);
+		rule_put_locked(r, to, t, len);   /* replaces to's text */
 	}
+	if (k >= 0)
+		rules_commit_unlock(r, rs, "rule-changed", "file=%s renamed_from=%s "
+				    "replaced=1 uid=%u", to, from, (unsigned)uid);
+	else
 	rules_commit_unlock(r, rs, "rule-changed", "file=%s renamed_from=%s uid=%u",
 			    to, from, (unsigned)uid);
 	return 0;
@@ -2332,13 +2466,18 @@ int reg_policy_write(struct registry *r, const char *text, size_t len,
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&r->mu);
+	if (r->state_dir && fs_state_write(r->state_dir, "policy", text, len, e) < 0) {
+		int en = errno;
+
+		policy_free(p);
+		free(copy);
+		return disk_reject_unlock(r, "policy", uid, en, e, err);
+	}
 	policy_free(r->policy);
 	r->policy = p;
 	free(r->policy_text);
 	r->policy_text = copy;
 	r->policy_len = len;
-	if (r->state_dir && fs_state_write(r->state_dir, "policy", text, len, e) < 0)
-		log_warnx("%s", e);
 	reg_event_locked(r, "policy-changed", "uid=%u select=%s place=%s",
 			 (unsigned)uid, policy_select_name(p->select),
 			 policy_place_name(p->place));
@@ -2518,33 +2657,43 @@ static void jobs_load(struct registry *r)
 	closedir(dir);
 }
 
-static void reg_persist_sched_locked(struct registry *r)
+/* Write s to DIR/sched.  0, or -errno with err (nothing changed). */
+static int reg_persist_sched_locked(struct registry *r,
+				    const struct reg_sched *s, char *err)
 {
-	char buf[1024], v[64], err[REG_ERR_LEN];
+	char buf[1024], v[64];
 	size_t n, o = 0;
 	const char *const *names = reg_sched_names(&n);
 
 	if (!r->state_dir)
-		return;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		reg_sched_format(&r->sched, names[i], v, sizeof(v));
+		reg_sched_format(s, names[i], v, sizeof(v));
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %s",
 				      names[i], v);
 	}
 	if (fs_state_write(r->state_dir, "sched", buf, o, err) < 0)
-		log_warnx("%s", err);
+		return -(errno ? errno : EIO);
+	return 0;
 }
 
+/* DIR/sched: `name value` lines, each value parsed as a write is. */
 static void load_sched_text(struct registry *r, char *text)
 {
-	char *save = NULL, name[64], value[128], e[REG_ERR_LEN];
+	char *save = NULL, e[REG_ERR_LEN];
 
 	for (char *l = strtok_r(text, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(l, "%63s %127s", name, value) != 2 ||
-		    !reg_sched_known(name) ||
-		    reg_sched_parse(&r->sched, name, value, e) < 0)
+		char *sp = strchr(l, ' ');
+
+		if (sp)
+			*sp = '\0';
+		if (!sp || !reg_sched_known(l) ||
+		    reg_sched_parse(&r->sched, l, sp + 1, strlen(sp + 1), e) < 0) {
+			if (sp)
+				*sp = ' ';
 			log_warnx("state: ignoring sched line '%s'", l);
+		}
 	}
 }
 

@@ -276,6 +276,10 @@ int reg_rules_snapshot(struct registry *r, struct reg_rules_snapshot *out);
 int reg_rule_write(struct registry *r, const char *name, const char *text,
 		   size_t len, uid_t uid, char *err);
 int reg_rule_remove(struct registry *r, const char *name, uid_t uid, char *err);
+/* mv from to: the set is validated as it will be (from gone, to with
+ * from's text); an existing `to` is replaced atomically (rename(2) with
+ * --state).  With --state every rules/ change is on disk before it is
+ * in force: -ENOSPC/-EIO (and nothing changed) when it cannot be. */
 int reg_rule_rename(struct registry *r, const char *from, const char *to,
 		    uid_t uid, char *err);
 /* Validate without changing anything (used while buffering a write). */
@@ -289,16 +293,26 @@ int reg_text_incomplete(struct registry *r, int policy, const char *name,
 			const char *text, size_t len, uid_t uid);
 int reg_policy_write(struct registry *r, const char *text, size_t len,
 		     uid_t uid, char *err);
-/* sched/<name> = text (one value, trailing newline allowed). */
+/* sched/<name> = text[0..len): one value and an optional newline, parsed
+ * by fs_value (no NUL, no second word, decimal only).  -EINVAL refused;
+ * with --state, -ENOSPC/-EIO when it cannot be put on disk (the old value
+ * stays in memory and on disk).  reg_sched_write: text NUL-terminated. */
+int reg_sched_write_n(struct registry *r, const char *name, const char *text,
+		      size_t len, uid_t uid, char *err);
 int reg_sched_write(struct registry *r, const char *name, const char *text,
 		    uid_t uid, char *err);
-/* `drain` / `resume` to hosts/<host>/state. */
+/* `drain` / `resume` (fs_value word, optional newline) to
+ * hosts/<host>/state. */
+int reg_host_state_write_n(struct registry *r, const char *host,
+			   const char *text, size_t len, uid_t uid, char *err);
 int reg_host_state_write(struct registry *r, const char *host,
 			 const char *text, uid_t uid, char *err);
 /* rmdir hosts/<host>: -EBUSY unless unavailable.  via_fs: the kernel
  * already saw the rmdir, so no REG_HOST_REMOVED change is raised. */
 int reg_host_forget(struct registry *r, const char *host, uid_t uid,
 		    int via_fs, char *err);
+/* The --state directory, or NULL: immutable after reg_new, no lock. */
+const char *reg_state_dir(struct registry *r);
 /* Report a rejected write the registry did not see itself (e.g. a buffered
  * rule that was too large): one write-rejected event. */
 void reg_write_rejected(struct registry *r, const char *path, uid_t uid,
@@ -374,7 +388,7 @@ int reg_sched_known(const char *name);
 void reg_sched_format(const struct reg_sched *s, const char *name,
 		      char *buf, size_t size);
 int reg_sched_parse(struct reg_sched *s, const char *name, const char *value,
-		    char *err);
+		    size_t len, char *err);
 
 /* ---- bin/reschedfs options (read by fs_net / fs_sched) ------------------- */
 struct fs_config {
