@@ -32,7 +32,7 @@ export RESCHED_MPI_TEST_MIGRATE="$spec"
 run() {
     cluster_exec h1 timeout 120 mpirun --hostfile "$T/hosts" --map-by node -np 2 \
         --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self --mca pml ob1 \
-        --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
+        --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 --mca routed direct \
         -x RESCHED_RUN -x RESCHED_MPI_HOSTFILE -x RESCHED_MPI_TEST_MIGRATE "$TT" "$@"
 }
 run --levels 10 --trees 4 --iterations $((p + 5)) --sleep-ms 50 > "$T/moves.log" 2>&1 ||

@@ -37,7 +37,7 @@ mpirun_job() {
     shift
     cluster_bg h1 "$_log" timeout 80 mpirun --hostfile "$T/hosts" --map-by node -np 4 \
         --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self --mca pml ob1 \
-        --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
+        --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 --mca routed direct \
         -x RESCHED_RUN -x RESCHED_MPI_HOSTFILE $_x "$TT" "$@"
 }
 # field LOG RANK WORD: the value after WORD on the final line of RANK
