@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,6 +72,8 @@ struct conn_listener {
 	void *arg;
 	struct conn *phead, *ptail;       /* pre-auth conns, oldest first */
 	size_t npending;
+	unsigned long drops;              /* dropped since the last log line */
+	double drop_logged;               /* util_now_s() of that line */
 };
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -227,6 +230,40 @@ static void conn_tell_peer(struct conn *c, const char *reason)
 		(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* Rejections are logged at most CONN_LOG_PER_S a second (per process: a
+ * flood of bad peers must not turn into a flood of log lines and the CPU
+ * they cost); the rest are counted and summarized once a second has
+ * passed.  Conns live on one loop thread per process, but the counters are
+ * shared, hence the lock. */
+#define CONN_LOG_PER_S 20
+static pthread_mutex_t rej_mu = PTHREAD_MUTEX_INITIALIZER;
+static double rej_window;
+static unsigned long rej_logged, rej_quiet;
+
+static void log_rejection(const char *peer, const char *reason)
+{
+	double now = util_now_s();
+	unsigned long quiet = 0;
+	int log_it;
+
+	pthread_mutex_lock(&rej_mu);
+	if (now - rej_window >= 1.0) {
+		quiet = rej_quiet;
+		rej_window = now;
+		rej_logged = rej_quiet = 0;
+	}
+	log_it = rej_logged < CONN_LOG_PER_S;
+	if (log_it)
+		rej_logged++;
+	else
+		rej_quiet++;
+	pthread_mutex_unlock(&rej_mu);
+	if (quiet)
+		log_warnx("%lu more rejected connections were not logged", quiet);
+	if (log_it)
+		log_warnx("%s: %s", peer, reason);
+}
+
 /* End the conn: log (if a rejection), on_close once, free when safe. */
 static void conn_end(struct conn *c, int reject, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -242,7 +279,7 @@ static void conn_end(struct conn *c, int reject, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (reject)
-		log_warnx("%s: %s", c->peer, reason);
+		log_rejection(c->peer, reason);
 	if (reject && c->st != ST_READY && strncmp(reason, "peer says", 9) != 0)
 		conn_tell_peer(c, reason);
 	else
@@ -748,6 +785,14 @@ struct conn *conn_accept(struct conn_listener *l, evutil_socket_t fd,
 	while (l->npending >= CONN_PREAUTH_CONNS && l->phead) {
 		struct conn *old = l->phead;
 
+		/* one line a second at most, however hard the flood */
+		if (++l->drops && util_now_s() - l->drop_logged >= 1.0) {
+			log_warnx("%lu connection%s dropped: %d were awaiting "
+				  "authentication (the oldest goes first)", l->drops,
+				  l->drops == 1 ? "" : "s", CONN_PREAUTH_CONNS);
+			l->drops = 0;
+			l->drop_logged = util_now_s();
+		}
 		pending_unlink(old);
 		old->in_cb++;
 		conn_end(old, 1, "dropped: %d connections are awaiting "
@@ -782,25 +827,27 @@ static void conn_acceptcb(struct evconnlistener *lev, evutil_socket_t fd,
 
 	conn_fmt_addr(sa, peer, sizeof(peer));
 	if (!l->key && !conn_peer_is_loopback(sa, (socklen_t)socklen)) {
-		log_warnx("%s: refused: not a loopback peer and no --key", peer);
+		log_rejection(peer, "refused: not a loopback peer and no --key");
 		evutil_closesocket(fd);
 		return;
 	}
 	if (!l->key && sa->sa_family != AF_UNIX) {
 		/* No key: only root of this machine.  The kernel tells us who
 		 * owns the peer's end of a loopback connection. */
-		char e[128];
+		char e[128], why[200];
 		uid_t uid;
 
 		if (peercred_tcp_uid(fd, &uid, e, sizeof(e)) < 0) {
-			log_warnx("%s: refused: cannot tell who the peer is (%s) and no --key",
-				  peer, e);
+			snprintf(why, sizeof(why), "refused: cannot tell who the peer "
+				 "is (%s) and no --key", e);
+			log_rejection(peer, why);
 			evutil_closesocket(fd);
 			return;
 		}
 		if (uid != 0) {
-			log_warnx("%s: refused: uid %u is not root and there is no --key",
-				  peer, (unsigned)uid);
+			snprintf(why, sizeof(why), "refused: uid %u is not root and "
+				 "there is no --key", (unsigned)uid);
+			log_rejection(peer, why);
 			evutil_closesocket(fd);
 			return;
 		}
