@@ -266,6 +266,29 @@ TEST(registry_drain_and_resume)
 
 /* ---- jobs and migrations ---------------------------------------------------- */
 
+TEST(registry_hosts_are_capped)
+{
+	struct capture c;
+	struct registry *r = new_reg(&c, NULL);
+	char name[32];
+
+	CHECK(r);
+	for (int i = 0; i < REG_HOSTS_MAX; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		if (reg_host_hello(r, name, NULL, 0, 60) != 0) {
+			CHECK(!"a hello below the cap was refused");
+			break;
+		}
+	}
+	CHECK_INT_EQ(reg_host_hello(r, "one-too-many", NULL, 0, 60), -ENOSPC);
+	CHECK_INT_EQ(reg_host_hello(r, "n7", NULL, 0, 60), 0);   /* known: fine */
+	reg_lock(r);
+	CHECK_INT_EQ((int)reg_nhosts_locked(r), REG_HOSTS_MAX);
+	CHECK(!reg_host_find_locked(r, "one-too-many"));
+	reg_unlock(r);
+	reg_free(r);
+}
+
 TEST(registry_job_ids_are_stable)
 {
 	struct capture c;
