@@ -85,17 +85,20 @@ static int write_all(int fd, const char *p, size_t len)
 int util_write_atomic(const char *path, const void *buf, size_t len, int mode)
 {
 	char tmp[4096], dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
 	int fd, dfd, e;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    sizeof(tmp)) {
+	/* ".NAME.tmp.XXXXXX" beside NAME: hidden, and unique per write */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", (int)dl, path,
+			     path + dl) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+	if (write_all(fd, buf, len) < 0 || fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -104,12 +107,18 @@ int util_write_atomic(const char *path, const void *buf, size_t len, int mode)
 	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
+	/* renamed; on disk only once the directory is */
 	snprintf(dir, sizeof(dir), "%s", path);
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
+	if (dfd < 0)
+		return -1;
+	if (fsync(dfd) < 0) {
+		e = errno;
 		close(dfd);
+		errno = e;
+		return -1;
 	}
+	close(dfd);
 	return 0;
 fail:
 	e = errno;

@@ -14,8 +14,11 @@
  * errno set on error; EFBIG when the file is larger than `max`. */
 char *util_read_file(const char *path, size_t max, size_t *len);
 
-/* Write `len` bytes to `path` atomically: temp file in the same directory,
- * fsync, rename, fsync of the directory.  Returns 0 or -1 with errno. */
+/* Write `len` bytes to `path` atomically and durably: a temporary
+ * ".NAME.tmp.XXXXXX" in the same directory, fsync, rename, fsync of the
+ * directory.  0 only once all of it succeeded; -1 with errno otherwise
+ * (ENOSPC, EIO, ...), with the old file in place unless only the last
+ * fsync of the directory failed (renamed, but not known to be on disk). */
 int util_write_atomic(const char *path, const void *buf, size_t len, int mode);
 
 /* The library error convention: -1 and a one-line reason in the caller's

@@ -53,8 +53,8 @@ static int fsync_parent(const char *path)
 	return rc;
 }
 
-/* Is name a temporary file of ours: ".NAME.tmp.XXXXXX" (fs_state_write)
- * or "NAME.tmp.PID" (util_write_atomic, used before)? */
+/* Is name a temporary file of ours: ".NAME.tmp.XXXXXX" (util_write_atomic)
+ * or "NAME.tmp.PID" (what it wrote before)? */
 static int is_temp_name(const char *n)
 {
 	const char *t = strstr(n, ".tmp.");
@@ -223,50 +223,11 @@ fail:
 int fs_state_write(const char *dir, const char *rel, const char *text,
 		   size_t len, char *err)
 {
-	char p[4096], tmp[4096];
-	const char *base;
-	size_t o = 0;
-	int fd, e;
+	char p[4096];
 
 	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	base = strrchr(p, '/') + 1;
-	snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.XXXXXX", (int)(base - p), p,
-		 base);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		serr(err, "%s: %s", p, strerror(errno));
-		return -1;
-	}
-	while (o < len) {
-		ssize_t w = write(fd, text + o, len - o);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			goto fail;
-		o += (size_t)w;
-	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, p) < 0)
-		goto fail;
-	if (fsync_parent(p) < 0) {
-		/* renamed, but not known to be on disk */
-		serr(err, "%s: fsync of its directory: %s", p, strerror(errno));
-		return -1;
-	}
-	return 0;
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = e;
+	if (util_write_atomic(p, text, len, 0644) == 0)
+		return 0;
 	serr(err, "%s: %s", p, strerror(errno));
 	return -1;
 }

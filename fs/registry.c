@@ -1,7 +1,6 @@
 /* registry.c — the model of reschedfs; see registry.h. */
 #include "fs/registry.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 #include "common/util.h"
 #include "fs/fs_state.h"
 #include "fs/fs_value.h"
+#include "rules/rule_lex.h"
 
 #define REG_HASH 16384            /* host buckets: 10,000 hosts, short chains */
 #define REG_INPLACE_MAX 64        /* metrics an update may set in place */
@@ -2057,17 +2057,6 @@ struct text_pos {
 	int rec_start, open_line, open_empty;
 };
 
-static size_t key_len(const char *p, const char *e)
-{
-	const char *q = p;
-
-	if (q >= e || !(isalpha((unsigned char)*q) || *q == '_'))
-		return 0;
-	while (q < e && (isalnum((unsigned char)*q) || *q == '_'))
-		q++;
-	return q < e && *q == ':' ? (size_t)(q - p) : 0;
-}
-
 static void text_pos(const char *text, size_t len, struct text_pos *tp)
 {
 	int line = 0, in_rec = 0;
@@ -2089,7 +2078,7 @@ static void text_pos(const char *text, size_t len, struct text_pos *tp)
 		}
 		if (*t == '#')
 			continue;
-		k = key_len(t, e);
+		k = rl_key_prefix(t, e);
 		if (!in_rec || (k && t == b)) {
 			if (!in_rec)
 				tp->rec_start = line;

@@ -86,8 +86,7 @@ static const char *skip_blank(const char *p, const char *e)
 	return p;
 }
 
-/* Length of a `word:` prefix at p (the word's length), or 0. */
-static size_t key_prefix(const char *p, const char *e)
+size_t rl_key_prefix(const char *p, const char *e)
 {
 	const char *q = p;
 
@@ -161,7 +160,7 @@ static void reader_line(struct rl_reader *rd, const char *b, const char *e,
 {
 	struct rl_record *rec = &rd->rec;
 	const char *t = skip_blank(b, e);
-	size_t k = key_prefix(t, e);
+	size_t k = rl_key_prefix(t, e);
 	int ok = 0;
 
 	if (k && (t == b || rec->n == 0))

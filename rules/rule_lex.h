@@ -52,6 +52,10 @@ int rl_reader_next(struct rl_reader *rd, const struct rl_record **out,
 		   struct rule_errs *errs);
 void rl_reader_done(struct rl_reader *rd);
 
+/* Length of a `word:` key at p (up to e): the word's length, or 0 when
+ * p does not start a key line. */
+size_t rl_key_prefix(const char *p, const char *e);
+
 /* Check size and NUL bytes before reading: 0 ok, -1 (reported) bad. */
 int rl_check_text(const char *file, const char *text, size_t len,
 		  struct rule_errs *errs);

@@ -9,14 +9,8 @@
 TNAME=migrate-plain
 . "$(dirname "$0")/../lib/migtest.sh"
 
-start_fs() {
-    "$ROOT/bin/reschedfs" "$M" -f --listen "$REG" --key "$KEY" --state "$T/state" >>"$T/fs.log" 2>&1 &
-    FSPID=$!
-    cluster_track $FSPID
-    wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
-}
 mkdir -p "$T/state"
-start_fs
+start_fs --state "$T/state"
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
 echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # the jobs here run as root
 for h in h1 h2; do cluster_add_host $h; start_agent $h; done
@@ -76,7 +70,7 @@ ok "four moves, one job id ($ID), events logged"
 kill "$FSPID"
 wait_until 5 sh -c "! kill -0 $FSPID" || fail "reschedfs did not stop"
 fusermount3 -uz "$M" 2>/dev/null
-start_fs
+start_fs --state "$T/state"
 wait_until 15 sh -c "[ \"\$(cat '$M/procs/$ID/host' 2>/dev/null)\" = h2 ]" ||
     fail "job $ID not announced again after the restart: $(ls "$M/procs" 2>&1)"
 [ "$(field "$ID" pid)" = "$newpid" ] || fail "pid after restart $(field "$ID" pid), not $newpid"

@@ -30,9 +30,7 @@ stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 njobs() { ls "$M/procs" 2>/dev/null | wc -l; }
 
-"$ROOT/bin/reschedfs" "$M" -f --listen "$REG" --key "$KEY" >"$T/fs.log" 2>&1 &
-cluster_track $!
-wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
+start_fs
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
 echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # the jobs here run as root
 for h in h1 h2; do cluster_add_host $h; start_agent $h; done

@@ -13,9 +13,7 @@ PEER=$ROOT/build/tools/local_peer
 [ -x "$PEER" ] || { echo "build/tools/local_peer not built"; exit 77; }
 command -v setpriv >/dev/null || { echo "needs setpriv"; exit 77; }
 
-"$ROOT/bin/reschedfs" "$M" -f --listen "$REG" --key "$KEY" >"$T/fs.log" 2>&1 &
-cluster_track $!
-wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
+start_fs
 echo manual > "$M/sched/mode" || fail "cannot set sched/mode manual"
 echo 1 > "$M/sched/allow_root" || fail "cannot set sched/allow_root"   # the jobs here run as root
 for h in h1 h2; do cluster_add_host $h; start_agent $h; done

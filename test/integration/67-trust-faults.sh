@@ -9,14 +9,8 @@
 TNAME=trust-faults
 . "$(dirname "$0")/../lib/migtest.sh"
 
-start_fs() {
-    "$ROOT/bin/reschedfs" "$M" -f --listen "$REG" --key "$KEY" --state "$T/state" >>"$T/fs.log" 2>&1 &
-    FSPID=$!
-    cluster_track $FSPID
-    wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
-}
 mkdir -p "$T/state"
-start_fs
+start_fs --state "$T/state"
 echo manual > "$M/sched/mode" || fail "sched/mode"
 echo 1 > "$M/sched/allow_root" || fail "sched/allow_root"   # the job runs as root
 echo 60 > "$M/sched/migrate_timeout" || fail "sched/migrate_timeout"
@@ -43,7 +37,7 @@ fusermount3 -uz "$M" 2>/dev/null
 ok "registry SIGKILLed after it ordered the move"
 wait_until 20 grep -q "job $ID .*result ok=1" "$T/agent-h1.log" || fail "the move did not finish without the registry"
 ok "the move finished between the hosts while the registry was down"
-start_fs
+start_fs --state "$T/state"
 wait_until 20 alive_on "$ID" h2 || fail "job $ID after the restart: $(field "$ID" status) on $(field "$ID" host)"
 grep -q "h1 h2 .*ok recovered=1" "$M/procs/$ID/history" || fail "history: $(cat "$M/procs/$ID/history")"
 ok "after the restart job $ID runs on h2, history: $(tail -1 "$M/procs/$ID/history")"

@@ -2,7 +2,7 @@
 # (60, 62): checks, a private temp dir T with mount M and key KEY, the
 # cluster (test/lib/cluster.sh) with the registry address REG, TT (the
 # test_tree binary), and fail, ok, wait_until, start_agent, field, job_on,
-# alive_on.  Source it after setting TNAME; cleanup runs on exit.
+# alive_on, start_fs.  Source it after setting TNAME; cleanup runs on exit.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
@@ -46,6 +46,13 @@ start_agent() {
     cluster_bg "$_h" "$T/agent-$_h.log" "$ROOT/bin/resched-agent" --registry "$REG" \
         --name "$_h" --interval 1 --key "$(cluster_host_key "$KEY" "$_h")" --run "$T/run-$_h" "$@"
     eval "AGENT_$_h=\$CL_LAST_PID"
+}
+# start_fs [OPTIONS]: the registry on M (log T/fs.log, PID FSPID), keyed
+start_fs() {
+    "$ROOT/bin/reschedfs" "$M" -f --listen "$REG" --key "$KEY" "$@" >>"$T/fs.log" 2>&1 &
+    FSPID=$!
+    cluster_track $FSPID
+    wait_until 5 test -f "$M/README" || fail "reschedfs did not mount"
 }
 field() { cat "$M/procs/$1/$2" 2>/dev/null; }
 # job_on HOST: the id of the one job registered from HOST, else fails.
