@@ -37,6 +37,7 @@ struct lproc {                        /* one connection on agent.sock */
 	char exit_status[16];
 	int exit_code;
 	uint64_t mig;                     /* source side: the move under way */
+	int ordered;                      /* a move the registry ordered succeeded */
 	char *in;                         /* bytes not yet a whole line, owned */
 	size_t inlen;
 	struct event *tmo;                /* AGENT_LOCAL_TIMEOUT_S, while armed */
@@ -327,15 +328,26 @@ static int again_job(struct lproc *p, const struct msg *m, int *proof)
 	return k;
 }
 
-/* A restored successor may claim job J only when this agent started it
- * for J; returns J or 0. */
-static int claimed_job(struct agent_local *l, struct lproc *p, const struct msg *m)
+/* A restored successor may claim job J when this agent started it for J,
+ * or with the token of the move it came by, which the registry checks
+ * (*proof = 1: an MPI rank's successor, started by Open MPI, not by us);
+ * returns J or 0. */
+static int claimed_job(struct agent_local *l, struct lproc *p, const struct msg *m,
+		       int *proof)
 {
 	struct succ *s = succ_by_pid(l, p->pid);
+	const char *tok = msg_get(m, "token");
 	double job;
 
-	if (!msg_get(m, "restored") || msg_get_num(m, "job", &job) < 0)
+	if (!msg_get(m, "restored") || msg_get_num(m, "job", &job) < 0 ||
+	    job < 1 || job > INT32_MAX)
 		return 0;
+	if (!s && tok && tok[0]) {
+		log_info("pid %d (uid %u) claims job %d with a move's token: the "
+			 "registry checks it", (int)p->pid, (unsigned)p->uid, (int)job);
+		*proof = 1;
+		return (int)job;
+	}
 	if (!s || s->job != (int)job) {
 		log_warnx("pid %d claims job %d it was not started for: ignored",
 			  (int)p->pid, (int)job);
@@ -384,7 +396,8 @@ static struct msg *build_job_register(struct lproc *p, const struct msg *m,
 				      const char *exe, const char *cwd)
 {
 	struct msg *jr = msg_new("job_register");
-	static const char *const keys[] = { "start", "schema" };
+	static const char *const keys[] = { "start", "schema", "mpi_ns", "mpi_rank",
+					    "mpi_size", "mpi_hosts" };
 
 	if (!jr)
 		return NULL;
@@ -404,12 +417,14 @@ fail:
 }
 
 /* `registered` [job=J] at once: the process learns in mig_init that it is
- * known (the registry's job id follows when it comes). */
-static void ack_register(struct lproc *p)
+ * known (the registry's job id follows when it comes).  A claim the
+ * registry has yet to check gets no job here: the registry's answer
+ * (on_job_id) is the one that counts. */
+static void ack_register(struct lproc *p, int with_job)
 {
 	struct msg *r = msg_new("registered");
 
-	if (r && (!p->job || msg_setf(r, "job", "%d", p->job) == 0))
+	if (r && (!p->job || !with_job || msg_setf(r, "job", "%d", p->job) == 0))
 		msg_send_fd(p->fd, r);   /* a dead peer shows up as EOF */
 	msg_free(r);
 }
@@ -433,7 +448,7 @@ static int on_register(struct lproc *p, const struct msg *m)
 	p->local = ++l->next_local;
 	if (!(p->reg = build_job_register(p, m, exe, cwd)))
 		return proc_refuse(p, "out of memory");
-	p->job = claimed_job(l, p, m);
+	p->job = claimed_job(l, p, m, &proof);
 	if (!p->job && (p->job = again_job(p, m, &proof)))
 		again = 1;
 	if (p->job && (msg_setf(p->reg, "job", "%d", p->job) < 0 ||
@@ -448,7 +463,7 @@ static int on_register(struct lproc *p, const struct msg *m)
 	if (msg_get(m, "prog") && strcmp(msg_get(m, "prog"), exe) != 0)
 		log_info("pid %d said prog=%.200s: the kernel's exe is kept", (int)p->pid,
 			 msg_get(m, "prog"));
-	ack_register(p);
+	ack_register(p, !proof || again);
 	l->send(l->ctx, p->reg);
 	return 0;
 }
@@ -498,7 +513,8 @@ static int on_progress(struct lproc *p, const struct msg *m)
 static int on_result(struct lproc *p, const struct msg *m)
 {
 	static const char *const keys[] = { "ok", "reason", "poll_s", "connect_s",
-					    "transfer_s", "restore_s", "bytes" };
+					    "transfer_s", "restore_s", "bytes", "agree_s",
+					    "spawn_s", "merge_s", "split_s" };
 	struct msg *r;
 
 	if (!p->mig)
@@ -514,6 +530,7 @@ static int on_result(struct lproc *p, const struct msg *m)
 	log_info("job %d mig %llu: result ok=%s %s", p->job, (unsigned long long)p->mig,
 		 msg_get(m, "ok") ? msg_get(m, "ok") : "?",
 		 msg_get(m, "reason") ? msg_get(m, "reason") : "");
+	p->ordered = msg_get(m, "ok") && strcmp(msg_get(m, "ok"), "1") == 0;
 	p->mig = 0;
 	to_registry(p->l, r);
 	return 0;
@@ -527,7 +544,8 @@ static int on_exit_line(struct lproc *p, const struct msg *m)
 	msg_get_num(m, "code", &code);
 	p->exited = 1;
 	snprintf(p->exit_status, sizeof(p->exit_status), "%s",
-		 st && (!strcmp(st, "done") || !strcmp(st, "migrated")) ? st : "failed");
+		 st && (!strcmp(st, "done") || !strcmp(st, "migrated") ||
+			!strcmp(st, "abandoned")) ? st : "failed");
 	p->exit_code = (int)code;
 	return 0;
 }
@@ -558,7 +576,12 @@ static void proc_report_end(struct lproc *p)
 {
 	struct msg *m;
 
-	if (!p->local || (p->exited && strcmp(p->exit_status, "migrated") == 0))
+	if (!p->local)
+		return;
+	/* a move the registry ordered: its mig_result said where the job went;
+	 * an MPI successor whose move failed: the job stays its source's */
+	if (p->exited && ((!strcmp(p->exit_status, "migrated") && p->ordered) ||
+			  !strcmp(p->exit_status, "abandoned")))
 		return;
 	if (!(m = msg_new("job_status")))
 		return;
@@ -861,7 +884,8 @@ static int on_migrate(struct agent_local *l, const struct msg *m)
 	uint64_t mig;
 	int job;
 
-	if (ids_of(m, &job, &mig) < 0 || !msg_get(m, "to") || !msg_get(m, "token"))
+	if (ids_of(m, &job, &mig) < 0 || (!msg_get(m, "to") && !msg_get(m, "host")) ||
+	    !msg_get(m, "token"))
 		return -1;
 	if (!(p = proc_by_job(l, job))) {
 		fail_move(l, job, mig, msg_get(m, "token"), "job %d has no process on %s",
@@ -869,6 +893,7 @@ static int on_migrate(struct agent_local *l, const struct msg *m)
 		return 1;
 	}
 	if (!(cmd = msg_new("migrate")) || copy_key(cmd, m, "to") < 0 ||
+	    copy_key(cmd, m, "host") < 0 ||
 	    copy_key(cmd, m, "token") < 0 || copy_key(cmd, m, "dest") < 0 ||
 	    msg_send_fd(p->fd, cmd) < 0) {
 		msg_free(cmd);

@@ -29,7 +29,7 @@
 #define ADDR_LEN 64
 
 struct opts {
-	int64_t levels, trees, iterations, seed, sleep_ms, work, poll_bench;
+	int64_t levels, trees, iterations, seed, sleep_ms, work, poll_bench, state_mb;
 	const char *out;
 };
 
@@ -38,12 +38,14 @@ static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: test_tree_mpi [--levels N] [--trees N] [--iterations N] [--seed S]\n"
 		"                     [--sleep-ms MS] [--work N] [--out FILE] [--poll-bench N]\n"
-		"                     [--mig-schema FILE]\n"
+		"                     [--state-mb N] [--mig-schema FILE]\n"
 		"Run under mpirun.  Builds N binary trees (shared out over the ranks) of the\n"
 		"given depth; each iteration changes every value, sorts each tree's values\n"
 		"and adds them up (--work times).  Rank 0 prints `sum VALUE` last (also to\n"
 		"FILE with --out).  --poll-bench N only times N mig_poll calls and prints\n"
-		"mig_poll_mpi_ns=NS.\n");
+		"mig_poll_mpi_ns=NS.  --state-mb N also protects an array of N MiB per rank\n"
+		"that every iteration rewrites and the end checks (state that is typed\n"
+		"memory, as opposed to the trees' pointer structures).\n");
 }
 
 static int parse_num(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -66,11 +68,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "iterations", 1, 0, 'i' }, { "seed", 1, 0, 's' },
 		{ "sleep-ms", 1, 0, 'm' }, { "work", 1, 0, 'w' },
 		{ "poll-bench", 1, 0, 'b' }, { "out", 1, 0, 'o' },
+		{ "state-mb", 1, 0, 'a' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c, bad = 0;
 
-	*o = (struct opts){ 12, 8, 100, 1, 0, 1, 0, NULL };
+	*o = (struct opts){ 12, 8, 100, 1, 0, 1, 0, 0, NULL };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l': bad |= parse_num(optarg, 1, MAX_LEVELS, &o->levels); break;
@@ -80,6 +83,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'm': bad |= parse_num(optarg, 0, 3600000, &o->sleep_ms); break;
 		case 'w': bad |= parse_num(optarg, 1, 1 << 20, &o->work); break;
 		case 'b': bad |= parse_num(optarg, 1, INT64_MAX, &o->poll_bench); break;
+		case 'a': bad |= parse_num(optarg, 0, 1 << 16, &o->state_mb); break;
 		case 'o': o->out = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -98,6 +102,8 @@ struct run {                      /* everything that defines where we are */
 	uint64_t acc;             /* this rank's share of the sum */
 	uint64_t *rng;            /* one stream per local tree, owned */
 	uint64_t *vals;           /* scratch, owned */
+	uint64_t *block;          /* --state-mb: nblock words, owned */
+	size_t nblock;
 	struct forest forest;
 	int rank, size;
 	int64_t ran;              /* iterations this process ran: never migrated */
@@ -116,6 +122,17 @@ static void iteration(struct run *r, const struct opts *o)
 				r->acc += r->vals[i] * (i + 1) + r->vals[i];
 		}
 	}
+	for (size_t i = 0; i < r->nblock; i++)
+		r->block[i] = (uint64_t)r->iter * 0x9e3779b97f4a7c15ULL + i;
+}
+
+/* --state-mb: the block holds what the last iteration wrote. */
+static int block_ok(const struct run *r)
+{
+	for (size_t i = 0; i < r->nblock; i++)
+		if (r->block[i] != (uint64_t)(r->iter - 1) * 0x9e3779b97f4a7c15ULL + i)
+			return 0;
+	return 1;
 }
 
 /* Local tree t is global tree rank + t * size, with its own PRNG seed. */
@@ -136,7 +153,8 @@ static int protect_all(struct run *r)
 	    mig_protect("iter", &r->iter, 1, MIG_INT64) < 0 ||
 	    mig_protect("acc", &r->acc, 1, MIG_UINT64) < 0 ||
 	    mig_protect("rng", r->rng, (size_t)r->forest.ntrees, MIG_UINT64) < 0 ||
-	    mig_protect_fn("trees", forest_save, forest_load, &r->forest) < 0)
+	    mig_protect_fn("trees", forest_save, forest_load, &r->forest) < 0 ||
+	    (r->nblock && mig_protect("block", r->block, r->nblock, MIG_UINT64) < 0))
 		return -1;
 	return 0;
 }
@@ -150,7 +168,9 @@ static int alloc_run(struct run *r, const struct opts *o)
 	r->forest.trees = calloc((size_t)local + 1, sizeof(*r->forest.trees));
 	r->rng = calloc((size_t)local + 1, sizeof(*r->rng));
 	r->vals = malloc((((size_t)1 << o->levels) - 1) * sizeof(*r->vals));
-	if (!r->forest.trees || !r->rng || !r->vals)
+	r->nblock = (size_t)o->state_mb * 1024 * 1024 / sizeof(*r->block);
+	r->block = r->nblock ? calloc(r->nblock, sizeof(*r->block)) : NULL;
+	if (!r->forest.trees || !r->rng || !r->vals || (r->nblock && !r->block))
 		return -1;
 	r->params[0] = o->levels;
 	r->params[1] = o->trees;
@@ -167,6 +187,7 @@ static void free_run(struct run *r)
 	free(r->forest.trees);
 	free(r->rng);
 	free(r->vals);
+	free(r->block);
 }
 
 static void nap(int64_t ms)
@@ -225,6 +246,11 @@ static int finish(const struct run *r, const struct opts *o)
 	uint64_t sum = 0;
 	FILE *fp;
 
+	if (r->iter > 0 && !block_ok(r)) {
+		fprintf(stderr, "test_tree_mpi: rank %d: the --state-mb block is wrong\n",
+			r->rank);
+		MPI_Abort(mig_comm(), 1);
+	}
 	report_ranks(r, mig_comm());
 	MPI_Reduce(&r->acc, &sum, 1, MPI_UINT64_T, MPI_SUM, 0, mig_comm());
 	if (r->rank != 0)

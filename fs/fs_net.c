@@ -61,6 +61,7 @@ struct net_req {                  /* hook -> loop, owned by the queue */
 	char to_addr[128];
 	char token[REG_TOKEN_HEX + 1];
 	char reason[256];
+	int mpi;                      /* an MPI rank: no prepare (reg_migrate_req) */
 	struct net_req *next;
 };
 
@@ -525,6 +526,11 @@ static void on_job_register(struct peer *p, const struct msg *m)
 	if (msg_get_num(m, "mig", &v) == 0 && v >= 1)
 		pi.mig = (uint64_t)v;
 	pi.token = msg_get(m, "token");
+	if (reg_mpi_parse(m, &pi) < 0)
+		/* the process's own description of itself: it loses only its
+		 * MPI identity (and so its moves), not the agent's connection */
+		log_warnx("%s: pid %d: malformed MPI keys ignored (mpi_ns=%.60s)",
+			  p->host, (int)pid, msg_get(m, "mpi_ns"));
 	job = reg_proc_register(p->n->reg, p->host, &pi);
 	free(argv);
 	if (job < 0) {
@@ -546,13 +552,21 @@ static void on_job_status(struct peer *p, const struct msg *m)
 		return;
 	}
 	if (!reg_job_on_host(p->n->reg, job, p->host)) {
+		if (reg_job_moved_to(p->n->reg, job, p->host)) {
+			/* the successor of a move that failed, gone: the job is
+			 * still its source's */
+			log_info("%s: job %d's successor ended (%s); the job stays on "
+				 "its source", p->host, job, st);
+			return;
+		}
 		peer_refuse(p, "job_status for job %d, which does not run on %s",
 			    job, p->host);
 		return;
 	}
 	msg_get_num(m, "code", &code);
 	status = strcmp(st, "done") == 0 ? JOB_DONE
-		 : strcmp(st, "failed") == 0 ? JOB_FAILED : JOB_RUNNING;
+		 : strcmp(st, "failed") == 0 ? JOB_FAILED
+		 : strcmp(st, "migrated") == 0 ? JOB_MIGRATED : JOB_RUNNING;
 	if (status == JOB_RUNNING)
 		reg_proc_update(p->n->reg, job, status, (int)code);
 	else
@@ -615,13 +629,38 @@ static int move_of(struct peer *p, const struct msg *m, const char *roles,
 	return 1;
 }
 
+/* migrate job mig token dest, to x's source agent: with port, to=ADDR:PORT
+ * (where the successor listens); without, host=ENTRY (an MPI rank spawns
+ * its successor on ENTRY, the job's own name for the host).  A source
+ * agent that is gone fails the move. */
+static void send_migrate(struct fs_net *n, struct pmig *x, const char *port)
+{
+	struct peer *src = peer_of(n, x->from);
+	struct msg *cmd;
+
+	if (!src || !(cmd = msg_new("migrate"))) {
+		reg_migration_result(n->reg, x->job, x->mig, 0, "source agent not connected",
+				     EHOSTUNREACH, NULL);
+		free(pmig_find(n, x->job, x->mig, 1));
+		return;
+	}
+	msg_setf(cmd, "job", "%d", x->job);
+	msg_setf(cmd, "mig", "%llu", (unsigned long long)x->mig);
+	if (port)
+		msg_setf(cmd, "to", "%s:%s", x->to_addr, port);
+	else
+		msg_set(cmd, "host", x->to_addr);
+	msg_set(cmd, "token", x->token);
+	msg_set(cmd, "dest", x->to);
+	send_or_warn(src, cmd);
+	msg_free(cmd);
+}
+
 /* Destination ready: tell the source where to send the state. */
 static void on_mig_ready(struct peer *p, const struct msg *m)
 {
 	const char *port = msg_get(m, "port");
 	struct pmig *x;
-	struct peer *src;
-	struct msg *cmd;
 	uint64_t mig;
 	int job;
 
@@ -633,20 +672,7 @@ static void on_mig_ready(struct peer *p, const struct msg *m)
 	}
 	if (!(x = pmig_find(p->n, job, mig, 0)))
 		return;               /* aborted meanwhile */
-	src = peer_of(p->n, x->from);
-	if (!src || !(cmd = msg_new("migrate"))) {
-		reg_migration_result(p->n->reg, job, mig, 0, "source agent not connected",
-				     EHOSTUNREACH, NULL);
-		free(pmig_find(p->n, job, mig, 1));
-		return;
-	}
-	msg_setf(cmd, "job", "%d", job);
-	msg_setf(cmd, "mig", "%llu", (unsigned long long)mig);
-	msg_setf(cmd, "to", "%s:%s", x->to_addr, port);
-	msg_set(cmd, "token", x->token);
-	msg_set(cmd, "dest", x->to);
-	send_or_warn(src, cmd);
-	msg_free(cmd);
+	send_migrate(p->n, x, port);
 }
 
 static void on_mig_progress(struct peer *p, const struct msg *m)
@@ -686,6 +712,10 @@ static void on_mig_result(struct peer *p, const struct msg *m)
 	msg_get_num(m, "restore_s", &t.restore_s);
 	if (msg_get_num(m, "bytes", &b) == 0 && b >= 0)
 		t.bytes = (uint64_t)b;
+	t.mpi = msg_get_num(m, "agree_s", &t.agree_s) == 0;   /* an MPI rank's */
+	msg_get_num(m, "spawn_s", &t.spawn_s);
+	msg_get_num(m, "merge_s", &t.merge_s);
+	msg_get_num(m, "split_s", &t.split_s);
 	reg_migration_result(p->n->reg, job, mig, ok == 1,
 			     msg_get(m, "reason") ? msg_get(m, "reason") : "",
 			     0, &t);
@@ -819,6 +849,7 @@ static int hook_migrate(void *ctx, const struct reg_migrate_req *rq)
 	snprintf(r->to, sizeof(r->to), "%s", rq->to);
 	snprintf(r->to_addr, sizeof(r->to_addr), "%s", rq->to_addr);
 	snprintf(r->token, sizeof(r->token), "%s", rq->token ? rq->token : "");
+	r->mpi = rq->mpi;
 	queue_req(n, r);
 	return 0;
 }
@@ -911,6 +942,13 @@ static void start_move(struct fs_net *n, const struct net_req *r)
 	snprintf(x->to, sizeof(x->to), "%s", r->to);
 	snprintf(x->to_addr, sizeof(x->to_addr), "%s", r->to_addr);
 	snprintf(x->token, sizeof(x->token), "%s", r->token);
+	if (r->mpi) {
+		/* the rank's job spawns the successor: straight to the source */
+		x->next = n->migs;
+		n->migs = x;
+		send_migrate(n, x, NULL);
+		return;
+	}
 	m = prepare_msg(n, x);
 	if (!dst || !m) {
 		reg_migration_result(n->reg, r->job, r->mig, 0,

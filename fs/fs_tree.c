@@ -27,7 +27,7 @@ enum nk {
 	NK_HOST_SEEN, NK_HOST_LEASE, NK_HOST_METRICS, NK_HOST_METRIC,
 	NK_HOST_RULES, NK_HOST_RULE, NK_HOST_PROCS, NK_HOST_PROC, NK_PROCS,
 	NK_PROC, NK_PROC_HOST, NK_PROC_PID, NK_PROC_STATUS, NK_PROC_SCHEMA,
-	NK_PROC_MIGRATE, NK_PROC_WHY, NK_PROC_HISTORY, NK_RULES, NK_RULE,
+	NK_PROC_MIGRATE, NK_PROC_WHY, NK_PROC_HISTORY, NK_PROC_MPI, NK_RULES, NK_RULE,
 	NK_POLICY, NK_SCHED, NK_SCHED_FILE, NK_EVENTS,
 };
 
@@ -122,7 +122,8 @@ static const struct name_kind host_names[] = {
 };
 static const struct name_kind proc_names[] = {
 	{ "history", NK_PROC_HISTORY }, { "host", NK_PROC_HOST },
-	{ "migrate", NK_PROC_MIGRATE }, { "pid", NK_PROC_PID },
+	{ "migrate", NK_PROC_MIGRATE }, { "mpi", NK_PROC_MPI },
+	{ "pid", NK_PROC_PID },
 	{ "schema", NK_PROC_SCHEMA }, { "status", NK_PROC_STATUS },
 	{ "why", NK_PROC_WHY },
 };
@@ -382,6 +383,10 @@ static void render_proc(const struct reg_job *j, enum nk k, FILE *f)
 		for (int i = 0; i < j->nhistory; i++)
 			fprintf(f, "%s\n", j->history[i]);
 		break;
+	case NK_PROC_MPI:
+		if (j->mpi_ns)
+			fprintf(f, "%s %d %d\n", j->mpi_ns, j->mpi_rank, j->mpi_size);
+		break;
 	default:
 		break;
 	}
@@ -423,7 +428,7 @@ static int render_locked(struct fs_tree *t, const struct node *n, FILE *f)
 		return 0;
 	case NK_PROC_HOST: case NK_PROC_PID: case NK_PROC_STATUS:
 	case NK_PROC_SCHEMA: case NK_PROC_MIGRATE: case NK_PROC_WHY:
-	case NK_PROC_HISTORY:
+	case NK_PROC_HISTORY: case NK_PROC_MPI:
 		if (!(j = reg_job_locked(r, n->job)))
 			return -ENOENT;
 		render_proc(j, n->k, f);
@@ -505,9 +510,11 @@ static int exists_locked(struct fs_tree *t, const struct node *n,
 		return host_has_job_locked(r, n->host, n->job);
 	case NK_PROC: case NK_PROC_HOST: case NK_PROC_PID: case NK_PROC_STATUS:
 	case NK_PROC_SCHEMA: case NK_PROC_MIGRATE: case NK_PROC_WHY:
-	case NK_PROC_HISTORY:
+	case NK_PROC_HISTORY: case NK_PROC_MPI:
 		if (!(j = reg_job_locked(r, n->job)))
 			return 0;
+		if (n->k == NK_PROC_MPI && !j->mpi_ns)
+			return 0;     /* plain jobs have no mpi file */
 		if (n->k == NK_PROC || n->k == NK_PROC_MIGRATE)
 			*owner = j->uid;
 		return 1;
@@ -677,11 +684,13 @@ static void list_host_locked(struct fs_tree *t, const struct node *n,
 			}
 }
 
-static void list_top_locked(struct fs_tree *t, enum nk k, void *buf,
+static void list_top_locked(struct fs_tree *t, const struct node *o, void *buf,
 			    fuse_fill_dir_t filler, int plus)
 {
 	struct stat dir;
 	struct registry *r = t->reg;
+	struct reg_job *jb;
+	enum nk k = o->k;
 	const char *const *names;
 	size_t n;
 	char id[24];
@@ -706,7 +715,10 @@ static void list_top_locked(struct fs_tree *t, enum nk k, void *buf,
 			}
 		break;
 	case NK_PROC:
-		fill_names(buf, filler, proc_names, ARRAY_SIZE(proc_names));
+		for (size_t i = 0; i < ARRAY_SIZE(proc_names); i++)
+			if (proc_names[i].k != NK_PROC_MPI ||
+			    ((jb = reg_job_locked(r, o->job)) && jb->mpi_ns))
+				filler(buf, proc_names[i].name, NULL, 0, 0);
 		break;
 	case NK_RULES:
 		names = reg_rule_names_locked(r, &n);
@@ -752,7 +764,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		list_host_locked(t, &n, reg_host_find_locked(t->reg, n.host),
 				 buf, filler);
 	else
-		list_top_locked(t, n.k, buf, filler,
+		list_top_locked(t, &n, buf, filler,
 				(flags & FUSE_READDIR_PLUS) != 0);
 	reg_unlock(t->reg);
 	if (rc == 0 && n.k == NK_RULES)

@@ -335,6 +335,8 @@ static void reg_job_free(struct reg_job *j)
 		free(j->argv[i]);
 	free(j->argv);
 	free(j->schema);
+	free(j->mpi_ns);
+	free(j->mpi_hosts);
 	free(j->result);
 	free(j->why);
 	for (int i = 0; i < j->nhistory; i++)
@@ -1207,6 +1209,22 @@ static void job_set_argv(struct reg_job *j, const struct reg_proc_info *p)
 }
 
 /* The uid is set by the job's first registration only (fresh job). */
+/* An MPI rank's identity; a registration without a host list (a
+ * successor's) keeps the one its job reported before. */
+static void job_fill_mpi(struct reg_job *j, const struct reg_proc_info *p)
+{
+	if (!p->mpi_ns)
+		return;
+	free(j->mpi_ns);
+	j->mpi_ns = strdup(p->mpi_ns);
+	j->mpi_rank = p->mpi_rank;
+	j->mpi_size = p->mpi_size;
+	if (p->mpi_hosts) {
+		free(j->mpi_hosts);
+		j->mpi_hosts = strdup(p->mpi_hosts);
+	}
+}
+
 static void job_fill(struct reg_job *j, const char *host,
 		     const struct reg_proc_info *p)
 {
@@ -1228,6 +1246,7 @@ static void job_fill(struct reg_job *j, const char *host,
 	}
 	if (p->start_wall > 0 || !j->start_wall)
 		j->start_wall = p->start_wall > 0 ? p->start_wall : util_wall_s();
+	job_fill_mpi(j, p);
 }
 
 static void reg_job_set_status_locked(struct registry *r, struct reg_job *j,
@@ -1260,9 +1279,19 @@ static void job_reregister_locked(struct registry *r, struct reg_job *j,
 	if (j->mig && !j->mig_done && j->mig_recovered && moved &&
 	    strcmp(j->mig_to, host) == 0) {
 		/* the registry stopped mid-move; the successor settles it */
-		struct reg_mig_timings t = { 0, 0, 0, 0, 0 };
+		struct reg_mig_timings t = { 0 };
 
 		mig_finish_locked(r, j, 1, 0, "recovered", &t);
+	}
+	if (j->mig && !j->mig_done && moved && strcmp(j->mig_to, host) == 0 &&
+	    p->token && p->token[0]) {
+		/* the successor of the move in flight (claim_ok_locked checked
+		 * its token): the source's result decides where the job is */
+		j->mig_succ_pid = p->pid;
+		job_fill_mpi(j, p);
+		reg_event_locked(r, "job-registered", "job=%d host=%s pid=%d successor=1",
+				 j->id, host, (int)p->pid);
+		return;
 	}
 	job_fill(j, host, p);
 	if (moved)
@@ -1293,6 +1322,8 @@ static int claim_ok_locked(struct registry *r, const char *host,
 		 * (during the move, or after it when its agent restarted) */
 		return j->mig && strcmp(j->mig_to, host) == 0 &&
 		       (p->mig == 0 || p->mig == j->mig) &&
+		       !(j->mig_done && j->mig_errno) &&  /* a failed move's
+		                                           * token proves nothing */
 		       token_eq(p->token, j->mig_token);
 	return strcmp(j->host, host) == 0;   /* its own host announces it again */
 }
@@ -1326,6 +1357,95 @@ int reg_job_on_host(struct registry *r, int job, const char *host)
 	on = j && strcmp(j->host, host) == 0;
 	pthread_mutex_unlock(&r->mu);
 	return on;
+}
+
+static int printable_word(const char *s, size_t max, int spaces)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= max)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || *s == 0x7f)
+			if (!spaces || *s != ' ')
+				return 0;
+	return 1;
+}
+
+int reg_mpi_parse(const struct msg *m, struct reg_proc_info *p)
+{
+	const char *ns = msg_get(m, "mpi_ns"), *hosts = msg_get(m, "mpi_hosts");
+	double rank, size;
+
+	if (!ns)
+		return 0;
+	if (!printable_word(ns, REG_MPI_NS_MAX, 0) ||
+	    msg_get_num(m, "mpi_rank", &rank) < 0 ||
+	    msg_get_num(m, "mpi_size", &size) < 0 || rank != (int)rank ||
+	    size != (int)size || rank < 0 || size < 1 || rank >= size ||
+	    size > REG_MPI_SIZE_MAX ||
+	    (hosts && !printable_word(hosts, REG_MPI_HOSTS_MAX + 1, 0)))
+		return -1;
+	p->mpi_ns = ns;
+	p->mpi_rank = (int)rank;
+	p->mpi_size = (int)size;
+	p->mpi_hosts = hosts;
+	return 1;
+}
+
+int reg_job_moved_to(struct registry *r, int job, const char *host)
+{
+	struct reg_job *j;
+	int stale;
+
+	pthread_mutex_lock(&r->mu);
+	j = reg_job_locked(r, job);
+	stale = j && j->mig && strcmp(j->mig_to, host) == 0 &&
+		strcmp(j->host, host) != 0;
+	pthread_mutex_unlock(&r->mu);
+	return stale;
+}
+
+/* Does the comma-separated list name `word`? */
+static int list_has(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == 0))
+			return 1;
+	return 0;
+}
+
+int reg_job_spawn_host_locked(struct registry *r, const struct reg_job *j,
+			      const char *host, char *buf, size_t size,
+			      char *err, size_t errlen)
+{
+	const struct reg_host *h = reg_host_find_locked(r, host);
+	const char *addr = h ? reg_host_info_locked(h, "addr") : NULL;
+
+	buf[0] = 0;
+	if (!j->mpi_ns)
+		return 0;
+	if (!j->mpi_hosts) {
+		if (err)
+			snprintf(err, errlen, "job %d is an MPI rank that did not report "
+				 "the hosts its job can spawn on (RESCHED_MPI_HOSTFILE)", j->id);
+		return -EINVAL;
+	}
+	if (list_has(j->mpi_hosts, host))
+		snprintf(buf, size, "%s", host);
+	else if (addr && *addr && list_has(j->mpi_hosts, addr))
+		snprintf(buf, size, "%s", addr);
+	else {
+		if (err)
+			snprintf(err, errlen, "host %s%s%s%s is not in the hostfile of MPI "
+				 "job %.64s: its rank cannot be spawned there", host,
+				 addr ? " (" : "", addr ? addr : "", addr ? ")" : "",
+				 j->mpi_ns);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int reg_proc_register(struct registry *r, const char *host,
@@ -1379,7 +1499,8 @@ int reg_proc_update(struct registry *r, int job, int status, int code)
 {
 	struct reg_job *j;
 
-	if (status != JOB_RUNNING && status != JOB_DONE && status != JOB_FAILED)
+	if (status != JOB_RUNNING && status != JOB_DONE && status != JOB_FAILED &&
+	    status != JOB_MIGRATED)
 		return -EINVAL;
 	pthread_mutex_lock(&r->mu);
 	j = reg_job_locked(r, job);
@@ -1396,7 +1517,7 @@ int reg_proc_update(struct registry *r, int job, int status, int code)
 
 int reg_proc_exit(struct registry *r, int job, int status, int code)
 {
-	if (status != JOB_DONE && status != JOB_FAILED)
+	if (status != JOB_DONE && status != JOB_FAILED && status != JOB_MIGRATED)
 		return -EINVAL;
 	return reg_proc_update(r, job, status, code);
 }
@@ -1476,12 +1597,18 @@ static void mig_history_locked(struct registry *r, struct reg_job *j,
 			       const struct reg_mig_timings *t)
 {
 	char line[1024], ts[40], q[512];
-	struct reg_mig_timings z = { 0, 0, 0, 0, 0 };
+	struct reg_mig_timings z = { 0 };
 
 	if (!t)
 		t = &z;
 	reg_format_time(j->mig_wall, ts, sizeof(ts));
-	if (ok)
+	if (ok && t->mpi)
+		snprintf(line, sizeof(line), "%s %s %s agree=%.3f spawn=%.3f merge=%.3f "
+			 "transfer=%.3f restore=%.3f split=%.3f total=%.3f bytes=%llu ok",
+			 ts, j->mig_from, j->mig_to, t->agree_s, t->spawn_s,
+			 t->merge_s, t->transfer_s, t->restore_s, t->split_s,
+			 util_now_s() - j->mig_started, (unsigned long long)t->bytes);
+	else if (ok)
 		snprintf(line, sizeof(line), "%s %s %s poll=%.3f connect=%.3f "
 			 "transfer=%.3f restore=%.3f total=%.3f bytes=%llu ok",
 			 ts, j->mig_from, j->mig_to, t->poll_s, t->connect_s,
@@ -1523,7 +1650,10 @@ static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
 		if (strcmp(j->host, j->mig_to) != 0) {
 			snprintf(j->host, sizeof(j->host), "%s", j->mig_to);
 			reg_change_locked(r, REG_JOB_HOST, j->host, j->id);
-			reg_job_set_status_locked(r, j, JOB_MIGRATED, -1);
+			if (j->mig_succ_pid)  /* its successor registered already */
+				j->pid = j->mig_succ_pid;
+			reg_job_set_status_locked(r, j, j->mig_succ_pid ? JOB_RUNNING
+						  : JOB_MIGRATED, -1);
 		} else {
 			reg_job_set_status_locked(r, j, JOB_RUNNING, -1);
 		}
@@ -1538,6 +1668,7 @@ static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
 		if (j->status == JOB_MIGRATING)
 			reg_job_set_status_locked(r, j, JOB_RUNNING, -1);
 	}
+	j->mig_succ_pid = 0;
 	persist_job_locked(r, j);
 	pthread_cond_broadcast(&r->cv);
 }
@@ -1581,6 +1712,7 @@ static void reg_abort_send(struct registry *r, const struct reg_abort *ab,
 static int mig_check_locked(struct registry *r, struct reg_job *j,
 			    const char *to, uid_t uid, char *err)
 {
+	char spawn[256];
 	struct reg_host *d;
 
 	if (uid != 0 && uid != j->uid) {
@@ -1613,7 +1745,8 @@ static int mig_check_locked(struct registry *r, struct reg_job *j,
 			"unavailable" : "draining");
 		return -EHOSTUNREACH;
 	}
-	return 0;
+	return reg_job_spawn_host_locked(r, j, to, spawn, sizeof(spawn), err,
+					 REG_ERR_LEN);
 }
 
 /* Start the move under the lock; fills req (strings point into bufs). */
@@ -1632,6 +1765,7 @@ static void mig_begin_locked(struct registry *r, struct reg_job *j,
 	j->mig = r->next_mig++;
 	j->mig_done = 0;
 	j->mig_errno = 0;
+	j->mig_succ_pid = 0;
 	j->mig_recovered = 0;
 	randombytes_buf(tok, sizeof(tok));
 	sodium_bin2hex(j->mig_token, sizeof(j->mig_token), tok, sizeof(tok));
@@ -1652,8 +1786,10 @@ static void mig_begin_locked(struct registry *r, struct reg_job *j,
 	snprintf(bufs[2], 256, "%s", sa ? sa : "");
 	snprintf(bufs[3], 256, "%s", da ? da : "");
 	snprintf(bufs[4], 256, "%s", j->mig_token);
+	if (j->mpi_ns)       /* checked by mig_check_locked */
+		reg_job_spawn_host_locked(r, j, to, bufs[3], 256, NULL, 0);
 	*req = (struct reg_migrate_req){ j->id, j->mig, bufs[0], bufs[1],
-					 bufs[2], bufs[3], bufs[4] };
+					 bufs[2], bufs[3], bufs[4], j->mpi_ns != NULL };
 	persist_job_locked(r, j);
 }
 
@@ -1727,6 +1863,16 @@ int reg_migrate_request(struct registry *r, int job, const char *to,
 	}
 	if (rc < 0) {
 		set_err(err, "%s", e);
+		if (j && rc != -EACCES && rc != -EBUSY) {
+			/* the owner asked for a move that cannot be: say why in
+			 * migrate too (another move in flight keeps its line) */
+			char ts[40];
+
+			reg_format_time(util_wall_s(), ts, sizeof(ts));
+			set_result(j, "%s refused to=%s error=%s reason=%s", ts, to,
+				   strerrorname_np(-rc) ? strerrorname_np(-rc) : "EINVAL",
+				   reg_qv(q, sizeof(q), e));
+		}
 		reg_event_locked(r, "write-rejected", "path=procs/%d/migrate uid=%u reason=%s",
 				 job, (unsigned)uid, reg_qv(q, sizeof(q), e));
 		pthread_mutex_unlock(&r->mu);
@@ -2501,6 +2647,13 @@ static struct msg *job_record(const struct reg_job *j)
 			snprintf(key, sizeof(key), "arg%d", i);
 			bad |= msg_set(m, key, j->argv[i]) < 0;
 		}
+		if (j->mpi_ns) {
+			bad |= msg_set(m, "mpi_ns", j->mpi_ns) < 0;
+			bad |= msg_setf(m, "mpi_rank", "%d", j->mpi_rank) < 0;
+			bad |= msg_setf(m, "mpi_size", "%d", j->mpi_size) < 0;
+			if (j->mpi_hosts)
+				bad |= msg_set(m, "mpi_hosts", j->mpi_hosts) < 0;
+		}
 		if (j->mig && !j->mig_done) {
 			bad |= msg_setf(m, "mig", "%llu", (unsigned long long)j->mig) < 0;
 			bad |= msg_set(m, "from", j->mig_from) < 0;
@@ -2579,6 +2732,7 @@ static void job_from_record(struct registry *r, int id, const struct msg *m)
 	pi.argc = (int)argc;
 	if (msg_get_num(m, "start", &v) == 0)
 		pi.start_wall = v;
+	reg_mpi_parse(m, &pi);
 	j = job_slot_locked(r, id);
 	if (!j) {
 		free(argv);

@@ -35,6 +35,9 @@
 #define REG_INTERVAL_MIN 0.1      /* an agent's update interval, seconds */
 #define REG_INTERVAL_MAX 3600.0
 #define REG_TOKEN_HEX 64          /* a move's one-time token: 32 bytes, hex */
+#define REG_MPI_NS_MAX 128        /* an MPI job's namespace, NUL included */
+#define REG_MPI_HOSTS_MAX (32 * 1024) /* an MPI job's host list, bytes */
+#define REG_MPI_SIZE_MAX (1 << 24) /* ranks of one MPI job */
 
 struct registry;
 
@@ -101,6 +104,14 @@ struct reg_job {
 	char mig_token[REG_TOKEN_HEX + 1]; /* the move's token (both agents) */
 	int mig_recovered;            /* in flight when the registry stopped:
 	                               * the successor's claim settles it */
+	pid_t mig_succ_pid;           /* its successor, registered while the move
+	                               * was in flight (0 none): the job's pid
+	                               * once the move succeeds */
+	/* MPI ranks (mpi_ns NULL: a plain job) */
+	char *mpi_ns;                 /* the job's namespace, owned */
+	int mpi_rank, mpi_size;       /* in the job's communicator */
+	char *mpi_hosts;              /* the hosts it can spawn on, comma-
+	                               * separated, owned; NULL: not reported */
 	char *result;                 /* last result line (no newline), owned */
 	char *why;                    /* procs/<id>/why text, owned */
 	char **history;               /* nhistory lines (no newline), owned */
@@ -136,6 +147,9 @@ struct reg_migrate_req {
 	const char *from, *to;        /* host names */
 	const char *from_addr, *to_addr; /* info `addr` of each, or "" */
 	const char *token;            /* the move's one-time token (hex) */
+	int mpi;                      /* an MPI rank: its job spawns the
+	                               * successor (no prepare); to_addr is the
+	                               * entry of the job's hosts naming `to` */
 };
 
 /* The network side.  All called unlocked, from whichever thread made the
@@ -228,16 +242,31 @@ struct reg_proc_info {
 	int job;                      /* > 0: the id the agent claims; 0: new */
 	uint64_t mig;                 /* with job: the move a successor came by */
 	const char *token;            /* ... and that move's token */
+	const char *mpi_ns;           /* an MPI rank (else NULL): its job's
+	                               * namespace, rank and size */
+	int mpi_rank, mpi_size;
+	const char *mpi_hosts;        /* ... the hosts it can spawn on, or NULL */
 };
 /* Returns the job id (>= 1) or -errno (-ENOENT unknown host).  The ids are
  * the registry's: a claimed id is honoured only for the job's own host (a
  * re-announce) or for the destination of the job's move in flight with
  * that move's id and token (its successor); any other claim gets a new id
- * and a job-id-refused event.  A job's uid is the one it was first
- * registered with: a later registration does not change it. */
+ * and a job-id-refused event.  A successor that registers while its move
+ * is in flight is only noted (mig_succ_pid): the job moves to it when the
+ * source reports success.  A job's uid is the one it was first registered
+ * with: a later registration does not change it. */
 int reg_proc_register(struct registry *r, const char *host,
 		      const struct reg_proc_info *p);
-/* job_status: status is JOB_RUNNING, JOB_DONE or JOB_FAILED. */
+struct msg;
+/* The MPI keys of a job_register line or a job record (mpi_ns mpi_rank
+ * mpi_size [mpi_hosts]) into p; strings point into m.  1 when set, 0 when
+ * absent, -1 when malformed (p untouched): a namespace of 1..127 printable
+ * bytes, 0 <= rank < size <= REG_MPI_SIZE_MAX, hosts 1..REG_MPI_HOSTS_MAX
+ * printable bytes without spaces. */
+int reg_mpi_parse(const struct msg *m, struct reg_proc_info *p);
+/* job_status: status is JOB_RUNNING, JOB_DONE, JOB_FAILED or JOB_MIGRATED
+ * (the process moved by itself, e.g. libmigrate's MPI test hook: its id
+ * ends there, its successor registers as a new job). */
 int reg_proc_update(struct registry *r, int job, int status, int code);
 int reg_proc_exit(struct registry *r, int job, int status, int code);
 
@@ -250,6 +279,15 @@ int reg_move_check(struct registry *r, int job, uint64_t mig,
 		   const char *host, char role, const char *token);
 /* 1 when job runs on host (its record says so), else 0. */
 int reg_job_on_host(struct registry *r, int job, const char *host);
+/* 1 when host is the destination of job's current or last move and the job
+ * is not there: a report about a successor whose move failed. */
+int reg_job_moved_to(struct registry *r, int job, const char *host);
+/* An MPI rank may move only to a host its job can spawn on: the entry of
+ * j->mpi_hosts that names `host` (the host's name, or its info `addr`) into
+ * buf.  0 (a plain job: buf ""), or -EINVAL with the reason in err. */
+int reg_job_spawn_host_locked(struct registry *r, const struct reg_job *j,
+			      const char *host, char *buf, size_t size,
+			      char *err, size_t errlen);
 /* Host names: 1..63 bytes of [A-Za-z0-9._-], not starting with . or -. */
 int reg_host_name_ok(const char *name);
 
@@ -259,6 +297,8 @@ int reg_migration_progress(struct registry *r, int job, uint64_t mig,
 struct reg_mig_timings {
 	double poll_s, connect_s, transfer_s, restore_s;
 	uint64_t bytes;
+	int mpi;                      /* an MPI rank's move: the phases below */
+	double agree_s, spawn_s, merge_s, split_s;
 };
 /* mig_result: ok=1 moved (job's host becomes the destination), ok=0 failed
  * with `reason`; err_no is the errno reported to the writer (0 -> EIO).

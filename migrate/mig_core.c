@@ -158,11 +158,20 @@ static void connect_agent(void)
 		mig_g.prog, mig_g.local.path);
 }
 
-void mig_register(const char *job)
-{
-	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
-				   mig_g.schema_xml, job, 0, NULL };
+int (*mig_mpi_init_hook)(void);
 
+void mig_register(const char *job, const char *token)
+{
+	struct mig_reg_info ri = { .argc = mig_g.argc, .argv = mig_g.argv,
+				   .start = mig_g.start, .schema = mig_g.schema_xml,
+				   .job = job, .token = token };
+
+	if (mig_g.mpi.ns[0]) {
+		ri.mpi_ns = mig_g.mpi.ns;
+		ri.mpi_rank = mig_g.mpi.rank;
+		ri.mpi_size = mig_g.mpi.size;
+		ri.mpi_hosts = mig_g.mpi.hosts;
+	}
 	mig_local_register(&mig_g.local, &ri);
 }
 
@@ -178,7 +187,7 @@ static void register_first(void)
 
 	if (!mig_local_up(&mig_g.local))
 		return;
-	mig_register(NULL);
+	mig_register(NULL, NULL);
 	while (mig_local_up(&mig_g.local)) {
 		int left = (int)((end - util_now_s()) * 1000);
 		struct msg *m;
@@ -239,6 +248,8 @@ int mig_init(int *argc, char ***argv)
 	mig_g.inited = 1;
 	if (getenv("RESCHED_RESTORE_TOKEN"))
 		return mig_restore_begin();
+	if (mig_mpi_init_hook && mig_mpi_init_hook() == 1)
+		return 0;             /* an MPI successor: registers later */
 	register_first();
 	return 0;
 }
@@ -316,9 +327,10 @@ static void arm_retry(void)
 
 static void reconnect(int timer_fired)
 {
-	struct mig_reg_info ri = { mig_g.argc, mig_g.argv, mig_g.start,
-				   mig_g.schema_xml, mig_g.job[0] ? mig_g.job : NULL, 1,
-				   mig_g.claim_token };
+	struct mig_reg_info ri = { .argc = mig_g.argc, .argv = mig_g.argv,
+				   .start = mig_g.start, .schema = mig_g.schema_xml,
+				   .job = mig_g.job[0] ? mig_g.job : NULL, .again = 1,
+				   .token = mig_g.claim_token };
 	char err[MIG_ERR_LEN];
 
 	if (tries > MIG_RECONNECT_TRIES || mig_g.local.refused[0] ||

@@ -15,6 +15,16 @@
 #include "migrate/mig_table.h"
 
 #define MIG_EXIT_RESTORE 75       /* successor exit status on failure */
+#define MIG_MPI_NS_MAX 128        /* an MPI job's namespace, NUL included */
+
+/* An MPI rank's identity, told to its agent when it registers (the
+ * registry's procs/ID/mpi).  Empty (ns[0] == 0) in a plain program. */
+struct mig_mpi_id {
+	char ns[MIG_MPI_NS_MAX];      /* the namespace of the job's launch */
+	int rank, size;               /* in mig_comm() */
+	char *hosts;                  /* owned: the hosts the job can spawn
+	                               * on, comma-separated; NULL unknown */
+};
 
 struct mig_state {
 	int inited, finalized, migrated;
@@ -37,6 +47,7 @@ struct mig_state {
 	int rfd;                      /* owned while restore_pending */
 	struct mig_fdio rio;
 	struct mig_rx rx;
+	struct mig_mpi_id mpi;        /* MPI ranks only */
 };
 
 extern struct mig_state mig_g;
@@ -46,8 +57,15 @@ void mig_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An environment variable as a positive number, or dflt. */
 double mig_env_num(const char *name, double dflt);
 
-/* Send `register` (job != NULL: a restored successor of that job). */
-void mig_register(const char *job);
+/* Send `register` (job != NULL: a restored successor of that job; token:
+ * its proof, the token of the move it came by, or NULL), with mig_g.mpi
+ * when set. */
+void mig_register(const char *job, const char *token);
+/* Set by libmigrate_mpi (a constructor in mig_mpi.c) and called by mig_init
+ * after it connected to the agent: fills mig_g.mpi and returns 1 when this
+ * process is a spawned MPI successor, which registers only once its state
+ * has arrived (mig_mpi.c), else 0.  NULL in plain programs. */
+extern int (*mig_mpi_init_hook)(void);
 /* mig_restore.c */
 int mig_restore_begin(void);      /* in mig_init, restore mode */
 void mig_restore_finish(void);    /* reads the body; exits on failure */

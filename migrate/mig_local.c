@@ -163,8 +163,14 @@ int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri)
 	if (ok && ri->job)
 		ok = msg_set(m, "job", ri->job) == 0 &&
 		     msg_set(m, ri->again ? "again" : "restored", "1") == 0;
-	if (ok && ri->job && ri->again && ri->token && ri->token[0])
+	if (ok && ri->job && ri->token && ri->token[0])
 		ok = msg_set(m, "token", ri->token) == 0;
+	if (ok && ri->mpi_ns)
+		ok = msg_set(m, "mpi_ns", ri->mpi_ns) == 0 &&
+		     msg_setf(m, "mpi_rank", "%d", ri->mpi_rank) == 0 &&
+		     msg_setf(m, "mpi_size", "%d", ri->mpi_size) == 0;
+	if (ok && ri->mpi_hosts)
+		ok = msg_set(m, "mpi_hosts", ri->mpi_hosts) == 0;
 	return send_free(l, m, ok);
 }
 

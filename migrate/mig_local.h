@@ -52,8 +52,13 @@ struct mig_reg_info {
 	const char *job;              /* restored successor: its job, else NULL */
 	int again;                    /* with job: re-announce after the agent
 	                                 restarted (`again=1`, not `restored=1`) */
-	const char *token;            /* with again: a successor's proof, the
+	const char *token;            /* with job: a successor's proof, the
 	                                 token of the move it came by, or NULL */
+	const char *mpi_ns;           /* an MPI rank: its job's namespace, else
+	                                 NULL; with mpi_rank, mpi_size */
+	int mpi_rank, mpi_size;
+	const char *mpi_hosts;        /* an MPI rank: the hosts its job can
+	                                 spawn on, comma-separated, or NULL */
 };
 int mig_local_register(struct mig_local *l, const struct mig_reg_info *ri);
 int mig_local_ready(struct mig_local *l, const char *job, int port);

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -40,12 +42,14 @@ struct mpi_state {
 	double round_t, agree_ms;
 	int want;                                 /* this rank asks to move */
 	char host[256];
+	char token[MIG_TOKEN_MAX + 1];            /* the agent's command's */
 	double t_trigger;
 	struct test_move test[MIG_MPI_TEST_MAX];
 	int ntest;
 	unsigned char *rbuf;                      /* successor: the stream, owned */
 	size_t rlen;
 	int restore_pending;
+	int registered;                           /* successor: as its job */
 };
 
 static struct mpi_state S = { .app = MPI_COMM_NULL, .ctl = MPI_COMM_NULL,
@@ -58,7 +62,7 @@ static void drop(MPI_Comm *c);
 struct mv {
 	int m;                        /* moving rank */
 	const char *label;
-	double t0, agree, spawn, merge, sent, ack, split;
+	double t0, agree, spawn, merge, sent, ack, split;    /* monotonic s */
 	uint64_t bytes;
 	char exe[PATH_MAX];           /* moving rank: its program, for the spawn */
 	char err[MIG_ERR_LEN];
@@ -273,12 +277,79 @@ static int check_sum(const struct mig_rx *rx, char *err, size_t errlen)
 	return 0;
 }
 
-/* Receive the whole stream into S.rbuf and answer; 0 when acknowledged. */
-static int recv_stream(MPI_Comm c)
+/* The registry's answer to the successor's claim: the job id of the first
+ * `registered` line that carries one, within MIG_MPI_REGISTER_S.  0 or -1
+ * with err. */
+static int await_job(char *job, size_t size, char *err, size_t errlen)
+{
+	double end = util_now_s() + MIG_MPI_REGISTER_S;
+	char why[MIG_ERR_LEN];
+
+	while (mig_local_up(&mig_g.local)) {
+		int left = (int)((end - util_now_s()) * 1000);
+		struct msg *m;
+
+		if (left <= 0)
+			break;
+		if (!(m = mig_local_recv(&mig_g.local, left, why, sizeof(why)))) {
+			snprintf(err, errlen, "destination agent at %.100s: %.100s",
+				 mig_g.local.path, why);
+			return -1;
+		}
+		if (!strcmp(msg_type(m), "registered") && msg_get(m, "job")) {
+			snprintf(job, size, "%s", msg_get(m, "job"));
+			msg_free(m);
+			return 0;
+		}
+		msg_free(m);
+	}
+	snprintf(err, errlen, "destination agent at %.100s: %s", mig_g.local.path,
+		 mig_local_up(&mig_g.local) ? "no job id within 10 s" : "connection closed");
+	return -1;
+}
+
+/* The successor registers as its predecessor's job before it takes the
+ * state over (so that a destination whose agent or registry will not have
+ * it fails the move, and the rank stays on its source).  A move the
+ * registry ordered carries its token, and the registry must confirm the
+ * job id; a move it did not order (the test hook) registers as it can. */
+static int register_successor(const struct mig_mpi_hand *h, int rank, int size,
+			      char *err, size_t errlen)
+{
+	char job[64];
+
+	snprintf(mig_g.mpi.ns, sizeof(mig_g.mpi.ns), "%s", h->ns);
+	mig_g.mpi.rank = rank;
+	mig_g.mpi.size = size;
+	snprintf(mig_g.job, sizeof(mig_g.job), "%s", h->job);
+	if (!mig_local_up(&mig_g.local)) {
+		if (!h->token[0])
+			return 0;
+		snprintf(err, errlen, "no agent at %.150s on the destination",
+			 mig_g.local.path);
+		return -1;
+	}
+	mig_register(h->job[0] ? h->job : "0", h->token[0] ? h->token : NULL);
+	if (!h->token[0])
+		return 0;
+	if (await_job(job, sizeof(job), err, errlen) < 0)
+		return -1;
+	if (strcmp(job, h->job) != 0) {
+		snprintf(err, errlen, "the registry gave the successor job %.20s, not %.20s",
+			 job, h->job);
+		return -1;
+	}
+	S.registered = 1;
+	return 0;
+}
+
+/* Receive the whole stream into S.rbuf, register, and answer; 0 when
+ * acknowledged. */
+static int recv_stream(MPI_Comm c, const struct mig_mpi_hand *h, int rank)
 {
 	struct mig_rx rx = { 0 };
 	char err[MIG_ERR_LEN];
-	int tag = MIG_MPI_TAG_DATA, rc = -1;
+	int tag = MIG_MPI_TAG_DATA, rc = -1, size;
 
 	if (recv_head(c, &rx, err, sizeof(err)) < 0)
 		goto out;
@@ -288,6 +359,9 @@ static int recv_stream(MPI_Comm c)
 			goto out;
 	}
 	if (check_sum(&rx, err, sizeof(err)) < 0)
+		goto out;
+	MPI_Comm_size(c, &size);
+	if (register_successor(h, rank, size - 1, err, sizeof(err)) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -352,9 +426,10 @@ static void parse_test_hook(void)
 	free(copy);
 }
 
-static void want_move(const char *host, double t0)
+static void want_move(const char *host, const char *token, double t0)
 {
 	snprintf(S.host, sizeof(S.host), "%s", host);
+	snprintf(S.token, sizeof(S.token), "%s", token ? token : "");
 	S.want = 1;
 	S.t_trigger = t0;
 }
@@ -368,7 +443,7 @@ static void check_test_hook(void)
 
 		if (!t->used && t->rank == me && mig_mpi_polls_ >= t->poll) {
 			t->used = 1;
-			want_move(t->host, util_now_s());
+			want_move(t->host, NULL, util_now_s());
 		}
 	}
 }
@@ -420,7 +495,7 @@ static void take_signal(void)
 			snprintf(mig_g.job, sizeof(mig_g.job), "%s", msg_get(m, "job"));
 		if (!strcmp(msg_type(m), "migrate") &&
 		    command_host(m, host, sizeof(host)) == 0) {
-			want_move(host, t0 > 0 ? t0 : util_now_s());
+			want_move(host, msg_get(m, "token"), t0 > 0 ? t0 : util_now_s());
 			msg_free(m);
 			return;
 		}
@@ -442,7 +517,9 @@ static void report(const struct mv *mv, int ok)
 		msg_setf(m, "transfer_s", "%.6f", mv->sent ? mv->sent - mv->merge : 0.0);
 		msg_setf(m, "restore_s", "%.6f", mv->ack ? mv->ack - mv->sent : 0.0);
 		msg_setf(m, "bytes", "%llu", (unsigned long long)mv->bytes);
+		msg_setf(m, "agree_s", "%.6f", mv->agree - mv->t0);
 		msg_setf(m, "spawn_s", "%.6f", sp - mv->agree);
+		msg_setf(m, "merge_s", "%.6f", mv->merge ? mv->merge - sp : 0.0);
 		msg_setf(m, "split_s", "%.6f", mv->split ? mv->split - mv->ack : 0.0);
 		mig_local_send(&mig_g.local, m);
 		msg_free(m);
@@ -555,14 +632,17 @@ static int spawn_successor(int m, MPI_Comm *merged, struct mv *mv)
 static int send_ctl(MPI_Comm c, int peer, int m)
 {
 	int64_t ctl[MIG_MPI_CTL_N];
-	char job[64];
+	struct mig_mpi_hand h;
 
+	memset(&h, 0, sizeof(h));
 	ctl[MIG_MPI_CTL_POLLS] = (int64_t)mig_mpi_polls_;
 	ctl[MIG_MPI_CTL_K] = (int64_t)S.k;
 	ctl[MIG_MPI_CTL_RANK] = m;
-	snprintf(job, sizeof(job), "%s", mig_g.job);
+	snprintf(h.job, sizeof(h.job), "%s", mig_g.job);
+	snprintf(h.token, sizeof(h.token), "%s", S.token);
+	snprintf(h.ns, sizeof(h.ns), "%s", mig_g.mpi.ns);
 	MPI_Send(ctl, MIG_MPI_CTL_N, MPI_INT64_T, peer, MIG_MPI_TAG_CTL, c);
-	return MPI_Send(job, sizeof(job), MPI_CHAR, peer, MIG_MPI_TAG_CTL, c);
+	return MPI_Send(&h, (int)sizeof(h), MPI_BYTE, peer, MIG_MPI_TAG_CTL, c);
 }
 
 /* Rank m: the state to the successor (last of merged); 1 when acknowledged. */
@@ -624,6 +704,8 @@ static void install_comms(MPI_Comm app)
 		MPI_Comm_free(&S.ctl);
 	S.app = app;
 	MPI_Comm_dup(app, &S.ctl);
+	/* a spawn that fails must leave the ranks running (the rank stays) */
+	MPI_Comm_set_errhandler(S.ctl, MPI_ERRORS_RETURN);
 }
 
 static void keep_retired(MPI_Comm merged)
@@ -654,8 +736,45 @@ static void leave_jobs(void)
 	S.nretired = 0;
 }
 
+static size_t type_width(int type)
+{
+	switch (type) {
+	case MIG_CHAR: case MIG_BYTES: return 1;
+	case MIG_INT32: case MIG_FLOAT: return 4;
+	default: return 8;
+	}
+}
+
+/* A retired process never runs the program again: give the kernel back
+ * the pages of its protected arrays (the whole pages inside each array;
+ * MADV_DONTNEED leaves the mapping, which reads as zeros if touched) and
+ * whatever malloc holds free.  Structures saved by mig_protect_fn callbacks
+ * are the program's own and stay.  Returns the bytes released. */
+static size_t release_memory(void)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	size_t freed = 0;
+
+	free(S.rbuf);
+	S.rbuf = NULL;
+	for (size_t i = 0; i < mig_g.table.n; i++) {
+		const struct mig_entry *e = &mig_g.table.e[i];
+		uintptr_t a = (uintptr_t)e->addr, end;
+
+		if (!e->type || !a)
+			continue;
+		end = (a + e->count * type_width(e->type)) & ~(pg - 1);
+		a = (a + pg - 1) & ~(pg - 1);
+		if (end > a && madvise((void *)a, end - a, MADV_DONTNEED) == 0)
+			freed += end - a;
+	}
+	malloc_trim(0);
+	return freed;
+}
+
 /* Sleep until every other member of our merged communicators has reached
- * MPI_Finalize, then finalize and exit: a retired process costs no CPU. */
+ * MPI_Finalize, then finalize and exit: a retired process costs no CPU,
+ * and holds as little memory as it can (release_memory). */
 static void __attribute__((noreturn)) retire(void)
 {
 	MPI_Request req[MIG_MPI_RETIRED_MAX];
@@ -663,6 +782,7 @@ static void __attribute__((noreturn)) retire(void)
 
 	mig_local_exit(&mig_g.local, "migrated", 0);
 	mig_local_close(&mig_g.local);
+	release_memory();
 	mig_g.migrated = 1;
 	S.retired = S.finished = 1;
 	for (int i = 0; i < S.nretired; i++)
@@ -758,6 +878,10 @@ static void hook_finalize(void)
  * ("restore failed: ..."); it leaves quietly, the source goes on. */
 static void __attribute__((noreturn)) successor_abandon(MPI_Comm merged)
 {
+	if (S.registered)             /* the job stays its predecessor's */
+		mig_local_exit(&mig_g.local, "abandoned", 0);
+	mig_local_close(&mig_g.local);
+	mig_g.migrated = 1;           /* no exit line at exit */
 	drop(&merged);
 	drop(&S.parent);
 	S.finished = 1;
@@ -771,7 +895,7 @@ static void setup_successor(MPI_Comm parent)
 	MPI_Comm merged, next;
 	MPI_Status st;
 	int64_t ctl[MIG_MPI_CTL_N];
-	char job[64];
+	struct mig_mpi_hand h;
 	int ok;
 
 	S.parent = parent;
@@ -779,11 +903,12 @@ static void setup_successor(MPI_Comm parent)
 	MPI_Recv(ctl, MIG_MPI_CTL_N, MPI_INT64_T, MPI_ANY_SOURCE, MIG_MPI_TAG_CTL,
 		 merged, &st);
 	S.src = st.MPI_SOURCE;
-	MPI_Recv(job, sizeof(job), MPI_CHAR, S.src, MIG_MPI_TAG_CTL, merged,
+	MPI_Recv(&h, (int)sizeof(h), MPI_BYTE, S.src, MIG_MPI_TAG_CTL, merged,
 		 MPI_STATUS_IGNORE);
-	job[sizeof(job) - 1] = 0;
-	snprintf(mig_g.job, sizeof(mig_g.job), "%s", job);
-	ok = recv_stream(merged) == 0;
+	h.job[sizeof(h.job) - 1] = 0;
+	h.token[sizeof(h.token) - 1] = 0;
+	h.ns[sizeof(h.ns) - 1] = 0;
+	ok = recv_stream(merged, &h, (int)ctl[MIG_MPI_CTL_RANK]) == 0;
 	MPI_Bcast(&ok, 1, MPI_INT, S.src, merged);
 	next = split_merged(merged, (int)ctl[MIG_MPI_CTL_RANK], ok, -1);
 	if (!ok)
@@ -849,8 +974,68 @@ static void restore_finish(void)
 	S.rbuf = NULL;
 	S.rlen = 0;
 	mig_g.restored = 1;
-	mig_register(mig_g.job[0] ? mig_g.job : "0");
 	mig_mpi_next_ = S.round_polls + S.k;
+}
+
+/* ---- registration ------------------------------------------------------- */
+/* The first words of RESCHED_MPI_HOSTFILE's lines, comma-separated, or
+ * NULL (no file, or more than 32 KiB of names).  Caller frees. */
+static char *hostfile_hosts(void)
+{
+	const char *hf = getenv("RESCHED_MPI_HOSTFILE");
+	char line[512], word[256], *out;
+	size_t len = 0, cap = 32 * 1024;
+	FILE *fp;
+
+	if (!hf || !*hf || !(fp = fopen(hf, "r")))
+		return NULL;
+	if (!(out = malloc(cap))) {
+		fclose(fp);
+		return NULL;
+	}
+	out[0] = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		size_t n;
+
+		if (sscanf(line, "%255s", word) != 1 || word[0] == '#')
+			continue;
+		n = strlen(word);
+		if (len + n + 2 > cap) {
+			free(out);
+			out = NULL;
+			break;
+		}
+		len += (size_t)sprintf(out + len, "%s%s", len ? "," : "", word);
+	}
+	fclose(fp);
+	return out;
+}
+
+/* mig_init's hook (mig_core.h): who this rank is, for its registration. */
+static int mpi_init_hook(void)
+{
+	const char *ns = getenv("PMIX_NAMESPACE");
+	MPI_Comm parent;
+	int up = 0;
+
+	MPI_Initialized(&up);
+	if (!up)
+		return 0;             /* mig_init before MPI_Init: a plain process */
+	MPI_Comm_get_parent(&parent);
+	if (parent != MPI_COMM_NULL)
+		return 1;
+	if (!ns || !*ns)
+		ns = getenv("OMPI_MCA_ess_base_jobid");
+	snprintf(mig_g.mpi.ns, sizeof(mig_g.mpi.ns), "%s", ns && *ns ? ns : "unknown");
+	MPI_Comm_rank(MPI_COMM_WORLD, &mig_g.mpi.rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &mig_g.mpi.size);
+	mig_g.mpi.hosts = hostfile_hosts();
+	return 0;
+}
+
+static void __attribute__((constructor)) install_hook(void)
+{
+	mig_mpi_init_hook = mpi_init_hook;
 }
 
 /* ---- public -------------------------------------------------------------- */

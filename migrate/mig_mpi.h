@@ -45,6 +45,8 @@
 
 #include <mpi.h>
 
+#include "migrate/mig_core.h"
+
 #define MIG_MPI_TOKEN "mpi"      /* the channel is the job's own: no secret */
 #define MIG_MPI_RETIRED_MAX 64    /* moves one process can take part in */
 #define MIG_MPI_TEST_MAX 16       /* entries of RESCHED_MPI_TEST_MIGRATE */
@@ -52,7 +54,7 @@
 
 /* Message tags on merged between the source and its successor. */
 enum {
-	MIG_MPI_TAG_CTL = 7301,   /* int64[MIG_MPI_CTL_N] + job[64] */
+	MIG_MPI_TAG_CTL = 7301,   /* int64[MIG_MPI_CTL_N], then struct mig_mpi_hand */
 	MIG_MPI_TAG_DATA,         /* stream bytes */
 	MIG_MPI_TAG_END,          /* end of stream (empty) */
 	MIG_MPI_TAG_ANS,          /* "go\n", "ok\n" or "err REASON\n" */
@@ -60,5 +62,18 @@ enum {
 
 /* The control record sent first to the successor. */
 enum { MIG_MPI_CTL_POLLS, MIG_MPI_CTL_K, MIG_MPI_CTL_RANK, MIG_MPI_CTL_N };
+
+/* What the successor needs to register as its predecessor's job (sent as
+ * bytes after the control record; every string NUL-terminated). */
+struct mig_mpi_hand {
+	char job[64];             /* the registry's job id, "" unknown */
+	char token[MIG_TOKEN_MAX + 1]; /* the move's token from the agent's
+	                           * command, "" for a move the registry did
+	                           * not order (the test hook) */
+	char ns[MIG_MPI_NS_MAX];  /* the job's namespace (procs/ID/mpi) */
+};
+
+/* How long a successor waits for the registry to confirm its claim. */
+#define MIG_MPI_REGISTER_S 10
 
 #endif

@@ -119,5 +119,5 @@ void mig_restore_finish(void)
 	mig_g.rfd = -1;
 	mig_rx_release(&mig_g.rx);
 	mig_g.restored = 1;
-	mig_register(mig_g.job[0] ? mig_g.job : "0");
+	mig_register(mig_g.job[0] ? mig_g.job : "0", NULL);
 }
