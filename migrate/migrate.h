@@ -30,6 +30,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* MPI mode (section "MPI programs" below) is chosen at the first inclusion:
+ * RESCHED_MPI defined (pkg-config resched-migrate-mpi does it) or <mpi.h>
+ * included earlier.  <mpi.h> is included here, outside the extern "C"
+ * block: an MPI's C++ bindings (Open MPI's mpicxx) are templates, which
+ * cannot have C linkage. */
+#if defined(MPI_VERSION) || defined(RESCHED_MPI)
+#include <mpi.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -142,7 +151,6 @@ void mig_finalize(void);
 const char *mig_strerror(void);
 
 #if defined(MPI_VERSION) || defined(RESCHED_MPI)
-#include <mpi.h>
 /* ---- MPI programs (lib/libmigrate_mpi.a, then lib/libmigrate.a) ---------
  * Use mig_comm() instead of MPI_COMM_WORLD, and call it again after every
  * poll point (do not keep the handle across mig_poll): a migrated rank's
