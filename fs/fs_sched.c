@@ -132,12 +132,13 @@ struct sched_move {               /* a move in flight, or planned (dry-run) */
 
 /* What was found about one candidate destination. */
 enum cand_v { CV_SOURCE, CV_UNAVAILABLE, CV_DRAINING, CV_RESERVED,
-	      CV_SETTLING, CV_FAILED, CV_ACCEPT, CV_MEMORY, CV_ARCH,
+	      CV_SETTLING, CV_FAILED, CV_SPAWN, CV_ACCEPT, CV_MEMORY, CV_ARCH,
 	      CV_SOFTWARE, CV_FITS, CV_TAKEN };
 struct sched_cand {
 	uint64_t seq;                 /* the host (registration order) */
 	int v;                        /* enum cand_v */
-	int other;                    /* CV_RESERVED: job; CV_SOFTWARE: index */
+	int other;                    /* CV_RESERVED: job; CV_SOFTWARE: index;
+	                               * CV_SPAWN: 1 no host list at all */
 	double a, b;                  /* CV_FAILED: age; CV_MEMORY: need, have */
 };
 
@@ -530,9 +531,12 @@ static int accepts(struct sched_pass *p, const struct reg_host *h)
 }
 
 static int judge_dest(struct sched_pass *p, const struct reg_host *src,
-		      const struct reg_host *h, const struct sched_job *sj,
-		      const struct sched_needs *n, struct sched_cand *c)
+		      const struct reg_host *h, const struct reg_job *j,
+		      const struct sched_job *sj, const struct sched_needs *n,
+		      struct sched_cand *c)
 {
+	char spawn[256];
+
 	*c = (struct sched_cand){ h->seq, CV_FITS, 0, 0, 0 };
 	if (h == src)
 		return c->v = CV_SOURCE;
@@ -547,6 +551,11 @@ static int judge_dest(struct sched_pass *p, const struct reg_host *src,
 	c->a = sj ? job_failed_on(sj, h->name, p->now, p->cfg.cooldown) : -1;
 	if (c->a >= 0)
 		return c->v = CV_FAILED;
+	if (reg_job_spawn_host_locked(p->r, j, h->name, spawn, sizeof(spawn),
+				      NULL, 0) < 0) {
+		c->other = !j->mpi_hosts;
+		return c->v = CV_SPAWN;
+	}
 	if (!accepts(p, h))
 		return c->v = CV_ACCEPT;
 	return c->v = judge_resources(n, h, reg_host_info_locked(src, "arch"), c);
@@ -582,7 +591,7 @@ static int place_job(struct sched_pass *p, const struct reg_host *src,
 	     h = h->next, k++) {
 		struct sched_cand *c = &note->cands[k];
 
-		if (judge_dest(p, src, h, sj, n, c) != CV_FITS)
+		if (judge_dest(p, src, h, j, sj, n, c) != CV_FITS)
 			continue;
 		if (taken < 0 || place_score(p, h) > best) {
 			taken = (int)k;
@@ -1083,6 +1092,11 @@ static void fmt_refusal(struct sbuf *b, struct sched_pass *p,
 		fmt_secs(v2, sizeof(v2), p->cfg.cooldown);
 		sb_add(b, "a move of this job to it failed %ss ago (not retried "
 		       "within cooldown %ss)", v1, v2);
+		break;
+	case CV_SPAWN:
+		sb_add(b, c->other ? "an MPI rank whose job did not report the hosts "
+		       "it can spawn on (RESCHED_MPI_HOSTFILE)" :
+		       "not in the MPI job's hostfile: its rank cannot be spawned there");
 		break;
 	case CV_ACCEPT: fmt_accept(b, p, h); break;
 	case CV_MEMORY:

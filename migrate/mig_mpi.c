@@ -476,14 +476,21 @@ static int command_host(const struct msg *m, char *out, size_t size)
 }
 
 /* After the trigger signal: read the agent's command (it precedes the
- * signal); a `migrate` line makes this rank ask to move. */
+ * signal); a `migrate` line makes this rank ask to move.  The move's time
+ * starts at the signal; a signal time already used by an earlier command
+ * (its flag was raised again before this command's signal came) is not
+ * this command's: then it starts now. */
 static void take_signal(void)
 {
+	static double used;
 	double end = util_now_s() + 2.0, t0;
 	char err[MSG_ERR_LEN], host[256];
 
 	mig_pending_ = 0;
 	t0 = (double)mig_trigger_ts.tv_sec + mig_trigger_ts.tv_nsec / 1e9;
+	if (t0 <= used)
+		t0 = util_now_s();
+	used = t0;
 	while (mig_local_up(&mig_g.local)) {
 		int left = (int)((end - util_now_s()) * 1000);
 		struct msg *m = mig_local_recv(&mig_g.local, left > 0 ? left : 0,
