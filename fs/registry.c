@@ -1283,10 +1283,12 @@ static void job_reregister_locked(struct registry *r, struct reg_job *j,
 
 		mig_finish_locked(r, j, 1, 0, "recovered", &t);
 	}
-	if (j->mig && !j->mig_done && moved && strcmp(j->mig_to, host) == 0 &&
-	    p->token && p->token[0]) {
-		/* the successor of the move in flight (claim_ok_locked checked
-		 * its token): the source's result decides where the job is */
+	if (j->mpi_ns && j->mig && !j->mig_done && moved &&
+	    strcmp(j->mig_to, host) == 0 && p->token && p->token[0]) {
+		/* an MPI rank's successor registers before it takes the state
+		 * (a plain one only after the source let go), so the source's
+		 * result decides where the job is (claim_ok_locked checked the
+		 * token) */
 		j->mig_succ_pid = p->pid;
 		job_fill_mpi(j, p);
 		reg_event_locked(r, "job-registered", "job=%d host=%s pid=%d successor=1",

@@ -251,9 +251,9 @@ struct reg_proc_info {
  * the registry's: a claimed id is honoured only for the job's own host (a
  * re-announce) or for the destination of the job's move in flight with
  * that move's id and token (its successor); any other claim gets a new id
- * and a job-id-refused event.  A successor that registers while its move
- * is in flight is only noted (mig_succ_pid): the job moves to it when the
- * source reports success.  A job's uid is the one it was first registered
+ * and a job-id-refused event.  An MPI rank's successor, which registers
+ * while its move is in flight, is only noted (mig_succ_pid): the job moves
+ * to it when the source reports success.  A job's uid is the one it was first registered
  * with: a later registration does not change it. */
 int reg_proc_register(struct registry *r, const char *host,
 		      const struct reg_proc_info *p);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/msg.h"
 #include "common/util.h"
 #include "fs/fs_events.h"
 #include "fs/fs_notify.h"
@@ -26,6 +27,7 @@ struct capture {
 	int migrate_rc;
 	struct reg_migrate_req last;
 	char last_to[REG_NAME_MAX];
+	char last_to_addr[256];       /* req->to_addr, copied */
 	size_t last_nrules;
 	int changes[16];
 	int nchanges;
@@ -62,6 +64,7 @@ static int cap_migrate(void *ctx, const struct reg_migrate_req *req)
 	c->migrate_calls++;
 	c->last = *req;
 	snprintf(c->last_to, sizeof(c->last_to), "%s", req->to);
+	snprintf(c->last_to_addr, sizeof(c->last_to_addr), "%s", req->to_addr);
 	pthread_mutex_unlock(&c->mu);
 	return c->migrate_rc;
 }
@@ -141,8 +144,8 @@ static int hello(struct registry *r, const char *name, double interval)
 static struct reg_proc_info proc(pid_t pid, uid_t uid, int job)
 {
 	static const char *const argv[] = { "/bin/test_tree", "10" };
-	struct reg_proc_info p = { pid, uid, "/bin/test_tree", "/tmp", argv, 2,
-				   0, NULL, job, 0, NULL };
+	struct reg_proc_info p = { .pid = pid, .uid = uid, .prog = "/bin/test_tree",
+				   .cwd = "/tmp", .argv = argv, .argc = 2, .job = job };
 
 	return p;
 }
@@ -349,7 +352,8 @@ TEST(registry_migrate_checks_and_nonblocking_move)
 	struct capture c;
 	struct registry *r = new_reg(&c, NULL);
 	struct reg_proc_info p = proc(10, 1000, 0);
-	struct reg_mig_timings t = { 0.1, 0.01, 0.2, 0.05, 4096 };
+	struct reg_mig_timings t = { .poll_s = 0.1, .connect_s = 0.01,
+				     .transfer_s = 0.2, .restore_s = 0.05, .bytes = 4096 };
 	char err[REG_ERR_LEN];
 	struct reg_job *j;
 
@@ -404,6 +408,123 @@ TEST(registry_migrate_checks_and_nonblocking_move)
 	reg_unlock(r);
 	CHECK(cap_find(&c, "migration-requested job=1") >= 0);
 	CHECK(cap_find(&c, "migration-finished job=1") >= 0);
+	reg_free(r);
+}
+
+/* A registration's MPI keys: what is accepted, what is refused whole. */
+TEST(registry_mpi_keys_parsed_strictly)
+{
+	static const char *const good[] = {
+		"job_register mpi_ns=1523580929 mpi_rank=2 mpi_size=4 mpi_hosts=h1,10.0.0.2",
+		"job_register mpi_ns=ns mpi_rank=0 mpi_size=1",
+	};
+	static const char *const bad[] = {
+		"job_register mpi_ns=ns mpi_rank=4 mpi_size=4",
+		"job_register mpi_ns=ns mpi_rank=-1 mpi_size=4",
+		"job_register mpi_ns=ns mpi_rank=1.5 mpi_size=4",
+		"job_register mpi_ns=ns mpi_rank=0 mpi_size=99999999",
+		"job_register mpi_ns=ns mpi_size=4",
+		"job_register mpi_ns= mpi_rank=0 mpi_size=4",
+		"job_register mpi_ns=a%20b mpi_rank=0 mpi_size=4",
+		"job_register mpi_ns=ns mpi_rank=0 mpi_size=4 mpi_hosts=a%0Ab",
+	};
+	char err[MSG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		struct msg *m = msg_decode(good[i], strlen(good[i]), err, sizeof(err));
+		struct reg_proc_info p = { 0 };
+
+		CHECK(m);
+		CHECK_INT_EQ(reg_mpi_parse(m, &p), 1);
+		CHECK(p.mpi_rank >= 0 && p.mpi_rank < p.mpi_size);
+		msg_free(m);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct msg *m = msg_decode(bad[i], strlen(bad[i]), err, sizeof(err));
+		struct reg_proc_info p = { 0 };
+
+		CHECK(m);
+		CHECK_INT_EQ(reg_mpi_parse(m, &p), -1);
+		CHECK(p.mpi_ns == NULL);
+		msg_free(m);
+	}
+}
+
+/* An MPI rank: only to its job's hosts (by name or addr); no prepare; its
+ * successor registers during the move and gets the job when the source
+ * says it moved; a failed move's token proves nothing afterwards. */
+TEST(registry_mpi_rank_moves)
+{
+	struct capture c;
+	struct registry *r = new_reg(&c, NULL);
+	struct reg_proc_info p = proc(10, 1000, 0), q;
+	struct reg_mig_timings t = { .bytes = 100, .mpi = 1, .agree_s = 0.02,
+				     .spawn_s = 0.2, .merge_s = 0.01,
+				     .transfer_s = 0.003, .restore_s = 0.004,
+				     .split_s = 0.001 };
+	struct reg_kv info3[] = { { "arch", "x86_64" }, { "addr", "10.0.0.3" } };
+	char err[REG_ERR_LEN], token[REG_TOKEN_HEX + 1];
+	struct reg_job *j;
+
+	CHECK(r);
+	hello(r, "h1", 1);
+	hello(r, "h2", 1);
+	reg_host_hello(r, "h3", info3, 2, 1);
+	p.mpi_ns = "77";
+	p.mpi_rank = 1;
+	p.mpi_size = 2;
+	p.mpi_hosts = "h1,10.0.0.3";
+	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 1);
+	CHECK_INT_EQ(reg_migrate_request(r, 1, "h2", 1000, "user", 0, NULL, NULL,
+					 err), -EINVAL);
+	CHECK_STR_HAS(err, "not in the hostfile of MPI job 77");
+	reg_lock(r);
+	CHECK_STR_HAS(reg_job_locked(r, 1)->result, "refused to=h2 error=EINVAL");
+	reg_unlock(r);
+	CHECK_INT_EQ(c.migrate_calls, 0);
+	CHECK_INT_EQ(reg_migrate_request(r, 1, "h3", 1000, "user", 0, NULL, NULL,
+					 err), 0);
+	CHECK_INT_EQ(c.last.mpi, 1);
+	CHECK_STR_EQ(c.last_to_addr, "10.0.0.3");   /* the job's name for h3 */
+	reg_lock(r);
+	snprintf(token, sizeof(token), "%s", reg_job_locked(r, 1)->mig_token);
+	reg_unlock(r);
+	q = proc(20, 1000, 1);                       /* the successor, on h3 */
+	q.token = token;
+	q.mpi_ns = "77";
+	q.mpi_rank = 1;
+	q.mpi_size = 2;
+	CHECK_INT_EQ(reg_proc_register(r, "h3", &q), 1);
+	reg_lock(r);
+	j = reg_job_locked(r, 1);
+	CHECK_STR_EQ(j->host, "h1");                 /* not before the result */
+	CHECK_INT_EQ(j->pid, 10);
+	CHECK_STR_EQ(j->mpi_hosts, "h1,10.0.0.3");   /* kept */
+	reg_unlock(r);
+	CHECK_INT_EQ(reg_migration_result(r, 1, c.last.mig, 1, "migrated", 0, &t), 0);
+	reg_lock(r);
+	j = reg_job_locked(r, 1);
+	CHECK_STR_EQ(j->host, "h3");
+	CHECK_INT_EQ(j->pid, 20);
+	CHECK_INT_EQ(j->status, JOB_RUNNING);
+	CHECK_STR_HAS(j->history[0], " h1 h3 agree=0.020 spawn=0.200 merge=0.010 "
+		      "transfer=0.003 restore=0.004 split=0.001 ");
+	reg_unlock(r);
+	/* a move that fails: its successor's late claim gets a new id */
+	CHECK_INT_EQ(reg_migrate_request(r, 1, "h1", 1000, "user", 0, NULL, NULL,
+					 err), 0);
+	reg_lock(r);
+	snprintf(token, sizeof(token), "%s", reg_job_locked(r, 1)->mig_token);
+	reg_unlock(r);
+	CHECK_INT_EQ(reg_migration_result(r, 1, c.last.mig, 0, "spawn failed", 0, NULL), 0);
+	q.pid = 30;
+	q.token = token;
+	CHECK_INT_EQ(reg_proc_register(r, "h1", &q), 2);
+	CHECK(cap_find(&c, "job-id-refused host=h1 job=1 pid=30") >= 0);
+	reg_lock(r);
+	CHECK_STR_EQ(reg_job_locked(r, 1)->host, "h3");
+	CHECK_INT_EQ(reg_job_locked(r, 1)->pid, 20);
+	reg_unlock(r);
 	reg_free(r);
 }
 
