@@ -335,6 +335,7 @@ static void reg_job_free(struct reg_job *j)
 		free(j->argv[i]);
 	free(j->argv);
 	free(j->schema);
+	jobctx_free(&j->ctx);
 	free(j->result);
 	free(j->why);
 	for (int i = 0; i < j->nhistory; i++)
@@ -1226,6 +1227,8 @@ static void job_fill(struct reg_job *j, const char *host,
 		free(j->schema);
 		j->schema = strdup(p->schema);
 	}
+	if (p->ctx && jobctx_copy(&j->ctx, p->ctx) < 0)
+		log_warnx("job %d: out of memory for its context", j->id);
 	if (p->start_wall > 0 || !j->start_wall)
 		j->start_wall = p->start_wall > 0 ? p->start_wall : util_wall_s();
 }
@@ -2501,6 +2504,7 @@ static struct msg *job_record(const struct reg_job *j)
 			snprintf(key, sizeof(key), "arg%d", i);
 			bad |= msg_set(m, key, j->argv[i]) < 0;
 		}
+		bad |= !bad && jobctx_to_msg(&j->ctx, m) < 0;
 		if (j->mig && !j->mig_done) {
 			bad |= msg_setf(m, "mig", "%llu", (unsigned long long)j->mig) < 0;
 			bad |= msg_set(m, "from", j->mig_from) < 0;
@@ -2554,9 +2558,10 @@ static void job_from_record(struct registry *r, int id, const struct msg *m)
 	const char *host = msg_get(m, "host"), *tok = msg_get(m, "token");
 	const char **argv = NULL;
 	struct reg_proc_info pi = { 0 };
+	struct jobctx ctx = JOBCTX_INIT;
 	double uid, pid = 0, argc = 0, v;
 	struct reg_job *j;
-	char key[32];
+	char key[32], err[JOBCTX_ERR_LEN];
 
 	if (!host || !reg_host_name_ok(host) || msg_get_num(m, "uid", &uid) < 0 ||
 	    uid < 0 || uid > 4294967295.0) {
@@ -2579,13 +2584,17 @@ static void job_from_record(struct registry *r, int id, const struct msg *m)
 	pi.argc = (int)argc;
 	if (msg_get_num(m, "start", &v) == 0)
 		pi.start_wall = v;
+	if (jobctx_from_msg(&ctx, m, err, sizeof(err)) == 0)
+		pi.ctx = &ctx;
+	else
+		log_warnx("state: jobs/%d: %s: its context is not kept", id, err);
 	j = job_slot_locked(r, id);
-	if (!j) {
-		free(argv);
-		return;
-	}
-	job_fill(j, host, &pi);
+	if (j)
+		job_fill(j, host, &pi);
+	jobctx_free(&ctx);
 	free(argv);
+	if (!j)
+		return;
 	j->uid = (uid_t)uid;
 	j->registered = util_now_s();
 	j->prev_status = JOB_RUNNING;

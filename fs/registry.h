@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/jobctx.h"
 #include "rules/rules.h"
 
 #define REG_ERR_LEN   256
@@ -90,6 +91,9 @@ struct reg_job {
 	double registered;            /* util_now_s() of registration */
 	double last_move;             /* util_now_s() of the last finished move, 0 */
 	char *schema;                 /* XML text or NULL, owned */
+	struct jobctx ctx;            /* environment, umask, groups, limits,
+	                               * stdout/stderr as the job's host read
+	                               * them at its last registration, owned */
 	/* the current or last migration */
 	uint64_t mig;                 /* id of the move in progress, 0 none */
 	char mig_to[REG_NAME_MAX];
@@ -225,6 +229,7 @@ struct reg_proc_info {
 	int argc;
 	double start_wall;            /* 0: now */
 	const char *schema;           /* XML or NULL */
+	const struct jobctx *ctx;     /* NULL: keep the job's (copied) */
 	int job;                      /* > 0: the id the agent claims; 0: new */
 	uint64_t mig;                 /* with job: the move a successor came by */
 	const char *token;            /* ... and that move's token */
