@@ -13,16 +13,26 @@
 #include "common/util.h"
 
 static const struct {
-	const char *name;
+	const char *name;             /* on the wire */
 	int res;
+	const char *title;            /* in /proc/PID/limits */
 } limits[JOBCTX_NLIMITS] = {
-	{ "cpu", RLIMIT_CPU }, { "fsize", RLIMIT_FSIZE }, { "data", RLIMIT_DATA },
-	{ "stack", RLIMIT_STACK }, { "core", RLIMIT_CORE }, { "rss", RLIMIT_RSS },
-	{ "nproc", RLIMIT_NPROC }, { "nofile", RLIMIT_NOFILE },
-	{ "memlock", RLIMIT_MEMLOCK }, { "as", RLIMIT_AS },
-	{ "locks", RLIMIT_LOCKS }, { "sigpending", RLIMIT_SIGPENDING },
-	{ "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
-	{ "rtprio", RLIMIT_RTPRIO }, { "rttime", RLIMIT_RTTIME },
+	{ "cpu", RLIMIT_CPU, "Max cpu time" },
+	{ "fsize", RLIMIT_FSIZE, "Max file size" },
+	{ "data", RLIMIT_DATA, "Max data size" },
+	{ "stack", RLIMIT_STACK, "Max stack size" },
+	{ "core", RLIMIT_CORE, "Max core file size" },
+	{ "rss", RLIMIT_RSS, "Max resident set" },
+	{ "nproc", RLIMIT_NPROC, "Max processes" },
+	{ "nofile", RLIMIT_NOFILE, "Max open files" },
+	{ "memlock", RLIMIT_MEMLOCK, "Max locked memory" },
+	{ "as", RLIMIT_AS, "Max address space" },
+	{ "locks", RLIMIT_LOCKS, "Max file locks" },
+	{ "sigpending", RLIMIT_SIGPENDING, "Max pending signals" },
+	{ "msgqueue", RLIMIT_MSGQUEUE, "Max msgqueue size" },
+	{ "nice", RLIMIT_NICE, "Max nice priority" },
+	{ "rtprio", RLIMIT_RTPRIO, "Max realtime priority" },
+	{ "rttime", RLIMIT_RTTIME, "Max realtime timeout" },
 };
 
 const char *jobctx_limit_name(int i)
@@ -382,6 +392,55 @@ static int parse_limits(struct jobctx *c, const char *v, char *err, size_t errle
 	return 0;
 }
 
+/* One line of /proc/PID/limits: "TITLE   SOFT   HARD   UNITS". */
+static int proc_limit_line(struct jobctx *c, const char *line, size_t len)
+{
+	for (int i = 0; i < JOBCTX_NLIMITS; i++) {
+		size_t tl = strlen(limits[i].title);
+		const char *p = line + tl, *end = line + len, *w[2];
+		size_t wl[2];
+		struct rlimit rl;
+
+		if (len <= tl || memcmp(line, limits[i].title, tl) || p[0] != ' ')
+			continue;
+		for (int k = 0; k < 2; k++) {   /* the two words after the title */
+			while (p < end && *p == ' ')
+				p++;
+			w[k] = p;
+			while (p < end && *p != ' ')
+				p++;
+			wl[k] = (size_t)(p - w[k]);
+		}
+		if (parse_rlim(w[0], wl[0], &rl.rlim_cur) < 0 ||
+		    parse_rlim(w[1], wl[1], &rl.rlim_max) < 0 || rl.rlim_cur > rl.rlim_max)
+			return -1;
+		c->lim[i] = rl;
+		c->lim_known |= 1u << i;
+		return 0;
+	}
+	return 0;                         /* the header, or a resource we do not know */
+}
+
+int jobctx_parse_limits(struct jobctx *c, const char *text, char *err, size_t errlen)
+{
+	struct jobctx t = JOBCTX_INIT;
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (proc_limit_line(&t, p, len) < 0) {
+			util_set_err(err, errlen, "limits line '%.*s' does not parse",
+				     (int)(len > 60 ? 60 : len), p);
+			return -1;
+		}
+		p += len + (nl ? 1 : 0);
+	}
+	memcpy(c->lim, t.lim, sizeof(c->lim));
+	c->lim_known = t.lim_known;
+	return 0;
+}
+
 /* ---- the wire -------------------------------------------------------------------- */
 
 static int env_to_msg(const struct jobctx *c, struct msg *m)
@@ -593,16 +652,21 @@ static void read_status(struct jobctx *c, pid_t pid, char *dropped, size_t dl)
 	free(buf);
 }
 
+/* /proc/PID/limits: readable by anyone, where prlimit(2) on another
+ * process needs CAP_SYS_RESOURCE or the same ids. */
 static void read_limits(struct jobctx *c, pid_t pid, char *dropped, size_t dl)
 {
-	for (int i = 0; i < JOBCTX_NLIMITS; i++) {
-		if (prlimit(pid, (__rlimit_resource_t)limits[i].res, NULL, &c->lim[i]) < 0) {
-			add_dropped(dropped, dl, "limits", strerror(errno));
-			c->lim_known = 0;
-			return;
-		}
-		c->lim_known |= 1u << i;
+	char path[64], why[JOBCTX_ERR_LEN];
+	char *buf;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if (!(buf = util_read_file(path, 1 << 16, NULL))) {
+		add_dropped(dropped, dl, "limits", strerror(errno));
+		return;
 	}
+	if (jobctx_parse_limits(c, buf, why, sizeof(why)) < 0)
+		add_dropped(dropped, dl, "limits", why);
+	free(buf);
 }
 
 /* What /proc/PID/fd/N links to, and whether it is a regular file. */

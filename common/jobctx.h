@@ -6,7 +6,7 @@
  *
  * The source agent reads it from the kernel when a process registers
  * (jobctx_read_proc: /proc/PID/environ, the Umask: and Groups: lines of
- * /proc/PID/status, prlimit(2), /proc/PID/fd/1 and fd/2); nothing the
+ * /proc/PID/status, /proc/PID/limits, /proc/PID/fd/1 and fd/2); nothing the
  * process says is used.  It travels in `job_register` and `prepare`
  * (jobctx_to_msg / jobctx_from_msg), is kept in the registry's job record
  * (and its --state record), and the destination agent applies it to the
@@ -80,6 +80,12 @@ int jobctx_parse_environ(struct jobctx *c, const char *buf, size_t len,
 int jobctx_parse_status(struct jobctx *c, const char *status, char *err,
 			size_t errlen);
 
+/* /proc/PID/limits text: every resource it lists that we know (lim,
+ * lim_known).  -1 with the reason when a line does not parse (c
+ * unchanged). */
+int jobctx_parse_limits(struct jobctx *c, const char *text, char *err,
+			size_t errlen);
+
 /* ---- the wire ------------------------------------------------------------------
  * envc=N env0=.. envN-1=..  umask=0027  groups=100,4242  limits=NAME:SOFT:HARD,..
  * (SOFT/HARD decimal or "unlimited")  stdout=LINK [stdout_file=1]  stderr=LINK
@@ -93,7 +99,7 @@ int jobctx_from_msg(struct jobctx *c, const struct msg *m, char *err,
 		    size_t errlen);
 
 /* ---- the kernel's word for a live process ---------------------------------------- */
-/* Fill c from /proc/PID and prlimit(2).  Always returns 0: what cannot be
+/* Fill c from /proc/PID.  Always returns 0: what cannot be
  * read (gone, not ours to see) or is over its bound is left out, and the
  * reasons, "; "-separated, go into dropped (size droppedlen, "" when all
  * of it was read). */

@@ -229,3 +229,33 @@ TEST(jobctx_reads_own_proc)
 	jobctx_free(&c);
 	jobctx_free(&d);
 }
+
+TEST(jobctx_proc_limits_text)
+{
+	static const char text[] =
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max cpu time              unlimited            unlimited            seconds   \n"
+		"Max stack size            8388608              unlimited            bytes     \n"
+		"Max core file size        0                    unlimited            bytes     \n"
+		"Max open files            200                  20000                files     \n"
+		"Max nice priority         0                    0                    \n"
+		"Max future thing          1                    2                    things    \n"
+		"Max realtime timeout      unlimited            unlimited            us        \n";
+	struct jobctx c = JOBCTX_INIT;
+	char err[JOBCTX_ERR_LEN];
+
+	CHECK(jobctx_parse_limits(&c, text, err, sizeof(err)) == 0);
+	CHECK_INT_EQ(c.lim_known, (1u << 0) | (1u << 3) | (1u << 4) | (1u << 7) |
+				  (1u << 13) | (1u << 15));
+	CHECK_INT_EQ(c.lim[7].rlim_cur, 200);
+	CHECK_INT_EQ(c.lim[7].rlim_max, 20000);
+	CHECK(c.lim[3].rlim_cur == 8388608 && c.lim[3].rlim_max == RLIM_INFINITY);
+	CHECK(c.lim[0].rlim_cur == RLIM_INFINITY);
+	CHECK(ctx_round_trips(&c));
+	/* a bad line changes nothing */
+	CHECK(jobctx_parse_limits(&c, "Max open files  300  x  files\n", err, sizeof(err)) < 0);
+	CHECK(strstr(err, "does not parse"));
+	CHECK_INT_EQ(c.lim[7].rlim_cur, 200);
+	CHECK(jobctx_parse_limits(&c, "Max open files  300  200  files\n", err, sizeof(err)) < 0);
+	jobctx_free(&c);
+}

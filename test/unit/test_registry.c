@@ -142,7 +142,7 @@ static struct reg_proc_info proc(pid_t pid, uid_t uid, int job)
 {
 	static const char *const argv[] = { "/bin/test_tree", "10" };
 	struct reg_proc_info p = { pid, uid, "/bin/test_tree", "/tmp", argv, 2,
-				   0, NULL, job, 0, NULL };
+				   0, NULL, job, 0, NULL, NULL };
 
 	return p;
 }

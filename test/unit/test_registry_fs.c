@@ -128,7 +128,7 @@ static int wait_event(int fd, const char *name, uint32_t mask, int ms)
 /* The checks; the caller unmounts whatever happens here. */
 static void inotify_checks(struct mounted *m, int in)
 {
-	struct reg_proc_info p = { 10, 1000, "/bin/x", "/", NULL, 0, 0, NULL, 0, 0, NULL };
+	struct reg_proc_info p = { 10, 1000, "/bin/x", "/", NULL, 0, 0, NULL, 0, 0, NULL, NULL };
 	char path[256], state[64], err[REG_ERR_LEN];
 	ssize_t n;
 	int wh, wp, ws;
@@ -229,7 +229,7 @@ static void *write_dest(void *arg)
 
 static void migrate_checks(struct mounted *m, struct mig_hook *hk)
 {
-	struct reg_proc_info p = { 10, 1000, "/bin/x", "/", NULL, 0, 0, NULL, 0, 0, NULL };
+	struct reg_proc_info p = { 10, 1000, "/bin/x", "/", NULL, 0, 0, NULL, 0, 0, NULL, NULL };
 	struct writer w = { "", 0, -1 };
 	pthread_t th;
 	char buf[256];
@@ -258,7 +258,7 @@ static void migrate_checks(struct mounted *m, struct mig_hook *hk)
 	/* back again, refused by the network side: the writer gets its errno */
 	hk->fail = EHOSTUNREACH;
 	reg_proc_register(m->reg, "h2", &(struct reg_proc_info){ 11, 0, NULL,
-			  NULL, NULL, 0, 0, NULL, 1, 0, NULL });
+			  NULL, NULL, 0, 0, NULL, 1, 0, NULL, NULL });
 	snprintf(buf, sizeof(buf), "%s/procs/1/migrate", m->dir);
 	w.rc = -1;
 	w.flags = 0;
