@@ -229,10 +229,10 @@ struct reg_proc_info {
 	int argc;
 	double start_wall;            /* 0: now */
 	const char *schema;           /* XML or NULL */
-	const struct jobctx *ctx;     /* NULL: keep the job's (copied) */
 	int job;                      /* > 0: the id the agent claims; 0: new */
 	uint64_t mig;                 /* with job: the move a successor came by */
 	const char *token;            /* ... and that move's token */
+	const struct jobctx *ctx;     /* NULL: keep the job's; else copied */
 };
 /* Returns the job id (>= 1) or -errno (-ENOENT unknown host).  The ids are
  * the registry's: a claimed id is honoured only for the job's own host (a
