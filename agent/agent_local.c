@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/agent_spawn.h"
+#include "common/jobctx.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -416,6 +417,29 @@ fail:
 	return NULL;
 }
 
+/* What the process runs with, as the kernel has it (docs/COMMANDER.md):
+ * its environment, umask, groups, limits and stdout/stderr go into jr for
+ * its successor.  What cannot be read, or is over a bound, is left out
+ * (the successor gets the agent's), said in the log and, as `ctx_dropped`,
+ * to the registry.  -1 only when out of memory. */
+static int add_context(struct lproc *p, struct msg *jr)
+{
+	struct jobctx c = JOBCTX_INIT;
+	char dropped[512];
+	int rc;
+
+	jobctx_read_proc(&c, p->pid, dropped, sizeof(dropped));
+	rc = jobctx_to_msg(&c, jr);
+	jobctx_free(&c);
+	if (dropped[0]) {
+		log_warnx("pid %d (uid %u): left out of its successor's context: %s",
+			  (int)p->pid, (unsigned)p->uid, dropped);
+		if (msg_set(jr, "ctx_dropped", dropped) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
 /* `registered` [job=J] at once: the process learns in mig_init that it is
  * known (the registry's job id follows when it comes).  A claim the
  * registry has yet to check gets no job here: the registry's answer
@@ -446,7 +470,7 @@ static int on_register(struct lproc *p, const struct msg *m)
 	    proc_link(p->pid, "cwd", cwd, sizeof(cwd), err, sizeof(err)) < 0)
 		return proc_refuse(p, "%.200s", err);
 	p->local = ++l->next_local;
-	if (!(p->reg = build_job_register(p, m, exe, cwd)))
+	if (!(p->reg = build_job_register(p, m, exe, cwd)) || add_context(p, p->reg) < 0)
 		return proc_refuse(p, "out of memory");
 	p->job = claimed_job(l, p, m, &proof);
 	if (!p->job && (p->job = again_job(p, m, &proof)))
@@ -952,6 +976,7 @@ static int on_prepare(struct agent_local *l, const struct msg *m)
 	struct spawn_req rq = { .run_dir = l->run_dir,
 				.cgroup = l->have_cg ? &l->cg : NULL };
 	char binary[512], err[SPAWN_ERR_LEN];
+	struct jobctx ctx = JOBCTX_INIT;
 	const char **argv = NULL;
 	struct succ *s;
 	uint64_t mig;
@@ -959,11 +984,21 @@ static int on_prepare(struct agent_local *l, const struct msg *m)
 
 	if (ids_of(m, &rq.job, &mig) < 0 || msg_get_num(m, "uid", &uid) < 0 ||
 	    uid < 0 || uid > 4294967294.0 || !msg_get(m, "prog") ||
-	    !msg_get(m, "token") || prepare_args(m, &argv, &rq.argc) < 0)
+	    !msg_get(m, "token"))
 		return -1;
+	if (jobctx_from_msg(&ctx, m, err, sizeof(err)) < 0) {
+		log_warnx("prepare job %d: %s", rq.job, err);
+		return -1;
+	}
+	rq.ctx = &ctx;
+	if (prepare_args(m, &argv, &rq.argc) < 0) {
+		jobctx_free(&ctx);
+		return -1;
+	}
 	if (uid == 0 && !msg_get(m, "allow_root")) {
 		/* the registry moves root's jobs only with sched/allow_root 1 */
 		free(argv);
+		jobctx_free(&ctx);
 		fail_move(l, rq.job, mig, msg_get(m, "token"),
 			  "prepare on %s: refusing to start a successor as root "
 			  "without allow_root", l->host);
@@ -978,12 +1013,14 @@ static int on_prepare(struct agent_local *l, const struct msg *m)
 	rq.uid = (uid_t)uid;
 	if (!(s = calloc(1, sizeof(*s)))) {
 		free(argv);
+		jobctx_free(&ctx);
 		fail_move(l, rq.job, mig, rq.token, "prepare on %s: out of memory", l->host);
 		return 1;
 	}
 	s->started = util_now_s();
 	s->pid = agent_spawn_start(&rq, s->log, sizeof(s->log), err, sizeof(err));
 	free(argv);
+	jobctx_free(&ctx);
 	if (s->pid < 0) {
 		free(s);
 		fail_move(l, rq.job, mig, rq.token, "prepare on %s: %s", l->host, err);

@@ -121,22 +121,31 @@ static int open_log(const struct spawn_req *rq, char *path, size_t psize,
 	return fd;
 }
 
-/* environ minus our variables, plus ours.  Caller frees the array and the
- * ENV_OURS strings at its end (see free_env). */
+static int env_ours(const char *e)
+{
+	return !strncmp(e, "RESCHED_RESTORE_TOKEN=", 22) ||
+	       !strncmp(e, "RESCHED_JOB=", 12) || !strncmp(e, "RESCHED_RUN=", 12);
+}
+
+/* The job's environment (the agent's when not known) minus our variables,
+ * plus ours.  Caller frees the array and the ENV_OURS strings at its end
+ * (see free_env). */
 static char **build_env(const struct spawn_req *rq)
 {
+	char *const *base = rq->ctx && rq->ctx->has_env ? rq->ctx->env : environ;
 	size_t n = 0, k = 0;
 	char **env;
 
-	while (environ[n])
-		n++;
+	if (rq->ctx && rq->ctx->has_env)
+		n = rq->ctx->nenv;
+	else
+		while (environ[n])
+			n++;
 	if (!(env = calloc(n + ENV_OURS + 1, sizeof(*env))))
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "RESCHED_RESTORE_TOKEN=", 22) &&
-		    strncmp(environ[i], "RESCHED_JOB=", 12) &&
-		    strncmp(environ[i], "RESCHED_RUN=", 12))
-			env[k++] = environ[i];
+		if (!env_ours(base[i]))
+			env[k++] = base[i];
 	if (asprintf(&env[k], "RESCHED_RESTORE_TOKEN=%s", rq->token) < 0)
 		env[k] = NULL;
 	if (env[k] && asprintf(&env[k + 1], "RESCHED_JOB=%d", rq->job) < 0)
@@ -165,6 +174,25 @@ static void free_env(char **env)
 	free(env);
 }
 
+/* The job's supplementary groups as the successor gets them: group 0 only
+ * for a root job (a host's word must not make anyone else root's group).
+ * *n = 0 and NULL when there are none; -1 on no memory. */
+static int build_groups(const struct spawn_req *rq, gid_t **out, size_t *n)
+{
+	const struct jobctx *c = rq->ctx;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !c->has_groups || !c->ngroups)
+		return 0;
+	if (!(*out = malloc(c->ngroups * sizeof(gid_t))))
+		return -1;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i] != 0 || rq->uid == 0)
+			(*out)[(*n)++] = c->groups[i];
+	return 0;
+}
+
 static char **build_argv(const struct spawn_req *rq)
 {
 	char **av = calloc((size_t)rq->argc + 1, sizeof(*av));
@@ -178,10 +206,20 @@ static char **build_argv(const struct spawn_req *rq)
 
 /* ---- the child -------------------------------------------------------------- */
 
+/* Everything the child needs, made before fork (no allocation after). */
+struct child_plan {
+	const char *path;                 /* the program */
+	char **av, **env;
+	gid_t *groups;                    /* ngroups, filtered (build_groups) */
+	size_t ngroups;
+	int logfd, pfd;
+};
+
 struct child_fail {                   /* written on the status pipe */
-	int stage;          /* 0 chdir 1 credentials 2 exec 3 stdio 4 cgroup */
+	int stage;          /* 0 chdir 1 credentials 2 exec 3 stdio 4 cgroup 5 limit */
 	int err;
-	int dir;                          /* stage 4: which cg_dirs entry */
+	int dir;                          /* stage 4: which cg_dirs entry;
+	                                   * stage 5: which jobctx limit */
 };
 
 static void child_die_at(int pfd, int stage, int dir)
@@ -197,14 +235,16 @@ static void child_die(int pfd, int stage)
 	child_die_at(pfd, stage, 0);
 }
 
-static int drop_to(uid_t uid)
+/* setgroups (the job's, else none), setgid (the passwd group), setuid. */
+static int drop_to(const struct spawn_req *rq, const struct child_plan *cp)
 {
-	struct passwd *pw = getpwuid(uid);
-	gid_t gid = pw ? pw->pw_gid : (gid_t)uid;
+	struct passwd *pw = getpwuid(rq->uid);
+	gid_t gid = pw ? pw->pw_gid : (gid_t)rq->uid;
 
 	if (geteuid() != 0)
 		return 0;                 /* same uid: checked by the caller */
-	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+	if (setgroups(cp->ngroups, cp->groups) < 0 || setgid(gid) < 0 ||
+	    setuid(rq->uid) < 0)
 		return -1;
 	return 0;
 }
@@ -245,29 +285,146 @@ static void child_join(const struct spawn_req *rq, int pfd)
 	}
 }
 
-static void child_run(const struct spawn_req *rq, const char *path, int logfd,
-		      int pfd, char **av, char **env)
+/* In the child, before the uid changes (root may raise a hard limit): the
+ * job's limits.  One the kernel refuses (a hard limit above ours for a
+ * non-root agent, nofile above fs.nr_open) is clamped to the hard limit we
+ * have; if even that fails, the start fails ("set limit NAME: ..."). */
+static void child_limits(const struct spawn_req *rq, int pfd)
+{
+	const struct jobctx *c = rq->ctx;
+
+	for (int i = 0; c && i < JOBCTX_NLIMITS; i++) {
+		int res = jobctx_limit_resource(i);
+		struct rlimit want = c->lim[i], have;
+
+		if (!(c->lim_known & (1u << i)) || setrlimit(res, &want) == 0)
+			continue;
+		if (getrlimit(res, &have) < 0)
+			child_die_at(pfd, 5, i);
+		if (want.rlim_max > have.rlim_max)
+			want.rlim_max = have.rlim_max;
+		if (want.rlim_cur > want.rlim_max)
+			want.rlim_cur = want.rlim_max;
+		if (setrlimit(res, &want) < 0)
+			child_die_at(pfd, 5, i);
+	}
+}
+
+/* Only 0-2 and the status pipe (moved to 3) stay open: the agent's many
+ * descriptors must not push the child's next open past the job's nofile
+ * limit.  Returns the status pipe's descriptor. */
+static int child_close_fds(int pfd)
+{
+	if (pfd > 3) {
+		if (dup3(pfd, 3, O_CLOEXEC) < 0)
+			return pfd;
+		pfd = 3;
+	}
+	if (pfd == 3)
+		close_range(4, ~0U, 0);
+	return pfd;
+}
+
+/* As the job: the regular file at path, opened for append (O_NONBLOCK
+ * while opening: a FIFO put there since must not hang us); -1 with errno. */
+static int child_open_out(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+/* fd 1 or 2 to the job's own file when it was one; else it stays on the
+ * job log, which gets one line saying why.  same: the fd already holding
+ * this very path, or -1. */
+static int child_out(int target, const char *path, int file, int same)
+{
+	char line[JOBCTX_PATH_MAX + 160];
+	int fd, n;
+
+	if (!path || !file || path[0] != '/')
+		return -1;
+	if (same >= 0)
+		return dup2(same, target) < 0 ? -1 : target;
+	if ((fd = child_open_out(path)) < 0 || dup2(fd, target) < 0) {
+		n = snprintf(line, sizeof(line), "resched-agent: %s %s: %s: writing to "
+			     "this log instead\n", target == 1 ? "stdout" : "stderr", path,
+			     strerror(errno));
+		(void)!write(2, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return target;
+}
+
+static void child_stdio_files(const struct spawn_req *rq)
+{
+	const struct jobctx *c = rq->ctx;
+	int out;
+
+	if (!c)
+		return;
+	out = child_out(1, c->out, c->out_file, -1);
+	child_out(2, c->err, c->err_file,
+		  out >= 0 && c->err && !strcmp(c->err, c->out) ? out : -1);
+}
+
+static void child_run(const struct spawn_req *rq, const struct child_plan *cp)
 {
 	sigset_t none;
-	int nul = open("/dev/null", O_RDONLY);
+	int nul = open("/dev/null", O_RDONLY), pfd = cp->pfd;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setsid();
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(cp->logfd, 1) < 0 ||
+	    dup2(cp->logfd, 2) < 0)
 		child_die(pfd, 3);
+	pfd = child_close_fds(pfd);
 	child_join(rq, pfd);
-	if (drop_to(rq->uid) < 0)
+	child_limits(rq, pfd);
+	if (drop_to(rq, cp) < 0)
 		child_die(pfd, 1);
+	if (rq->ctx && rq->ctx->has_umask)
+		umask(rq->ctx->umask);
 	if (chdir(rq->cwd && rq->cwd[0] ? rq->cwd : "/") < 0)
 		child_die(pfd, 0);
-	execve(path, av, env);
+	child_stdio_files(rq);
+	execve(cp->path, cp->av, cp->env);
 	child_die(pfd, 2);
 }
 
 static const char *const stage_name[] = { "chdir", "set credentials", "exec",
-					  "stdio", "join cgroup" };
+					  "stdio", "join cgroup", "set limit" };
+
+/* What a failed stage names: the directory, the cgroup, the limit or the
+ * program. */
+static const char *stage_what(const struct spawn_req *rq, const struct child_fail *f,
+			      const char *path)
+{
+	switch (f->stage) {
+	case 0:
+		return rq->cwd && rq->cwd[0] ? rq->cwd : "/";
+	case 4:
+		return cg_dir(rq, f->dir);
+	case 5:
+		return jobctx_limit_name(f->dir);
+	default:
+		return path;
+	}
+}
 
 /* Wait for the status pipe: EOF means exec succeeded. */
 static int parent_check(pid_t pid, int pfd, const struct spawn_req *rq,
@@ -282,11 +439,10 @@ static int parent_check(pid_t pid, int pfd, const struct spawn_req *rq,
 	if (n != (ssize_t)sizeof(f))
 		return 0;
 	waitpid(pid, NULL, 0);
-	if (f.stage < 0 || f.stage > 4)
+	if (f.stage < 0 || f.stage > 5)
 		f.stage = 2;
-	snprintf(err, errlen, "%s %s: %s", stage_name[f.stage],
-		 f.stage == 0 ? (rq->cwd ? rq->cwd : "/") :
-		 f.stage == 4 ? cg_dir(rq, f.dir) : path, strerror(f.err));
+	snprintf(err, errlen, "%s %s: %s", stage_name[f.stage], stage_what(rq, &f, path),
+		 strerror(f.err));
 	return -1;
 }
 
@@ -319,8 +475,8 @@ pid_t agent_spawn_start(const struct spawn_req *rq, char *log_path,
 {
 	const char *path = rq->binary && rq->binary[0] ? rq->binary : rq->prog;
 	char lp[4096], rel[4096];
-	char **env = NULL, **av = NULL;
-	int logfd = -1, pipefd[2] = { -1, -1 };
+	struct child_plan cp = { .logfd = -1, .pfd = -1 };
+	int pipefd[2] = { -1, -1 };
 	pid_t pid = -1;
 
 	/* a schema's <binary> may be relative: to the job's working directory */
@@ -330,11 +486,13 @@ pid_t agent_spawn_start(const struct spawn_req *rq, char *log_path,
 		path = rel;
 	if (check_start(rq, path, err, errlen) < 0)
 		return -1;
-	if ((logfd = open_log(rq, lp, sizeof(lp), err, errlen)) < 0)
+	if ((cp.logfd = open_log(rq, lp, sizeof(lp), err, errlen)) < 0)
 		return -1;
 	if (log_path)
 		snprintf(log_path, log_size, "%s", lp);
-	if (!(env = build_env(rq)) || !(av = build_argv(rq))) {
+	cp.path = path;
+	if (!(cp.env = build_env(rq)) || !(cp.av = build_argv(rq)) ||
+	    build_groups(rq, &cp.groups, &cp.ngroups) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -347,8 +505,10 @@ pid_t agent_spawn_start(const struct spawn_req *rq, char *log_path,
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0)
-		child_run(rq, path, logfd, pipefd[1], av, env);
+	if (pid == 0) {
+		cp.pfd = pipefd[1];
+		child_run(rq, &cp);
+	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (parent_check(pid, pipefd[0], rq, path, err, errlen) < 0)
@@ -358,8 +518,9 @@ out:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
-	free(av);
-	free_env(env);
-	close(logfd);
+	free(cp.av);
+	free(cp.groups);
+	free_env(cp.env);
+	close(cp.logfd);
 	return pid;
 }

@@ -6,9 +6,15 @@
  * host's architecture) with the job's arguments and working directory,
  * run as the job's uid (setgroups/setgid/setuid before exec when the agent
  * is root; refused when the agent is not root and uid differs from its
- * own), stdin /dev/null, stdout and stderr appended to $RUN/jobs/JOB.log
- * (created 0640, owned by the job's uid), and the agent's environment with
- * RESCHED_RESTORE_TOKEN, RESCHED_JOB and RESCHED_RUN set.  With a cgroup
+ * own), stdin /dev/null, and the job's context (common/jobctx.h) where
+ * known: its environment (else the agent's), with RESCHED_RESTORE_TOKEN,
+ * RESCHED_JOB and RESCHED_RUN set by us; its resource limits (set before
+ * the uid changes, clamped to our hard limit where the kernel refuses
+ * more); its supplementary groups (root agent only; group 0 only for a
+ * root job); its umask; its stdout / stderr files when they were regular
+ * files, opened O_WRONLY|O_APPEND as the job (after setuid: the agent's
+ * privilege never opens them), else $RUN/jobs/JOB.log (created 0640,
+ * owned by the job's uid), with one line there saying why.  With a cgroup
  * (the agent's --cgroup), the child joins it in every hierarchy where it
  * exists (writes 0 to each cgroup.procs) before it drops privileges, so a
  * migrated job lands in the host's CPU share and is counted by its
@@ -30,6 +36,7 @@
 #include <sys/types.h>
 
 #include "agent/metrics.h"
+#include "common/jobctx.h"
 
 #define SPAWN_ERR_LEN 256
 
@@ -42,6 +49,7 @@ struct spawn_req {
 	const char *const *argv;      /* argc strings; argv[0] is kept */
 	int argc;
 	uid_t uid;
+	const struct jobctx *ctx;     /* NULL (or parts unknown): the agent's */
 	const char *run_dir;          /* the agent's --run */
 	const struct cg_paths *cgroup; /* NULL: stay in the agent's cgroups */
 };

@@ -61,7 +61,7 @@ static int hex_val(unsigned char c)
 	return -1;
 }
 
-static size_t escaped_len(const char *v)
+size_t msg_escaped_len(const char *v)
 {
 	size_t n = 0;
 
@@ -277,7 +277,7 @@ static size_t encoded_len(const struct msg *m)
 	size_t n = strlen(m->type) + 1;  /* '\n' */
 
 	for (size_t i = 0; i < m->n; i++) {
-		n += 2 + strlen(m->p[i].key) + escaped_len(m->p[i].val);
+		n += 2 + strlen(m->p[i].key) + msg_escaped_len(m->p[i].val);
 		if (n > MSG_LINE_MAX)
 			break;
 	}

@@ -65,6 +65,9 @@ size_t msg_count(const struct msg *m);
 const char *msg_key(const struct msg *m, size_t i);   /* NULL if i >= count */
 const char *msg_val(const struct msg *m, size_t i);   /* NULL if i >= count */
 
+/* Bytes the value v takes once percent-encoded (the rule above). */
+size_t msg_escaped_len(const char *v);
+
 /* 1 if s is a valid TYPE / key word, else 0. */
 int msg_word_ok(const char *s);
 

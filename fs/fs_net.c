@@ -491,13 +491,27 @@ static void reply_job_id(struct peer *p, const char *local, int job)
 	msg_free(r);
 }
 
+/* The job's context from a job_register (docs/MESSAGES.md): the job's host
+ * read it from the kernel.  A part over its bound was left out by the
+ * agent, which says so in ctx_dropped: one job-context event. */
+static void note_dropped(struct peer *p, int job, const struct msg *m)
+{
+	const char *why = msg_get(m, "ctx_dropped");
+	char q[600];
+
+	if (why && why[0])
+		reg_event(p->n->reg, "job-context", "job=%d host=%s dropped=%s", job,
+			  p->host, reg_qv(q, sizeof(q), why));
+}
+
 static void on_job_register(struct peer *p, const struct msg *m)
 {
 	static const char *const req[] = { "local", "pid", "uid", "prog", "argc", NULL };
 	struct reg_proc_info pi = { 0 };
+	struct jobctx ctx = JOBCTX_INIT;
 	double pid, uid, argc, v;
 	const char **argv = NULL;
-	char key[32];
+	char key[32], err[JOBCTX_ERR_LEN];
 	int job;
 
 	if (need_keys(p, m, req) < 0)
@@ -506,6 +520,11 @@ static void on_job_register(struct peer *p, const struct msg *m)
 	    msg_get_num(m, "uid", &uid) < 0 || msg_get_num(m, "argc", &argc) < 0 ||
 	    argc < 0 || argc > ARGC_MAX || !(argv = calloc((size_t)argc + 1, sizeof(*argv)))) {
 		peer_refuse(p, "bad job_register");
+		return;
+	}
+	if (jobctx_from_msg(&ctx, m, err, sizeof(err)) < 0) {
+		free(argv);
+		peer_refuse(p, "bad job_register: %s", err);
 		return;
 	}
 	for (int i = 0; i < (int)argc; i++) {
@@ -519,6 +538,7 @@ static void on_job_register(struct peer *p, const struct msg *m)
 	pi.argv = argv;
 	pi.argc = (int)argc;
 	pi.schema = msg_get(m, "schema");
+	pi.ctx = &ctx;
 	if (msg_get_num(m, "start", &v) == 0)
 		pi.start_wall = v;
 	if (msg_get_num(m, "job", &v) == 0 && v >= 1 && v <= INT32_MAX)
@@ -533,10 +553,12 @@ static void on_job_register(struct peer *p, const struct msg *m)
 			  p->host, (int)pid, msg_get(m, "mpi_ns"));
 	job = reg_proc_register(p->n->reg, p->host, &pi);
 	free(argv);
+	jobctx_free(&ctx);
 	if (job < 0) {
 		log_warnx("%s: job_register refused: %s", p->host, strerror(-job));
 		return;
 	}
+	note_dropped(p, job, m);
 	remember_local(p, strtol(msg_get(m, "local"), NULL, 10), job);
 	reply_job_id(p, msg_get(m, "local"), job);
 }
@@ -891,7 +913,9 @@ static void drop_silent(struct fs_net *n, const char *host)
 		peer_drop(p, "silent for 3 intervals on an open connection: closing it");
 }
 
-/* prepare job mig token prog cwd argc arg0... uid, to the destination. */
+/* prepare job mig token prog cwd argc arg0... uid [schema] and the job's
+ * context (envc env0... umask groups limits stdout stderr), to the
+ * destination. */
 static struct msg *prepare_msg(struct fs_net *n, const struct pmig *x)
 {
 	struct msg *m = msg_new("prepare");
@@ -918,6 +942,8 @@ static struct msg *prepare_msg(struct fs_net *n, const struct pmig *x)
 			msg_set(m, "allow_root", "1");
 		if (j->schema)        /* the destination picks its arch's binary */
 			msg_set(m, "schema", j->schema);
+		if (jobctx_to_msg(&j->ctx, m) < 0)   /* what the successor runs with */
+			log_warnx("job %d: its context does not fit in prepare", x->job);
 	}
 	reg_unlock(n->reg);
 	if (!j) {

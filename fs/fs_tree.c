@@ -27,7 +27,8 @@ enum nk {
 	NK_HOST_SEEN, NK_HOST_LEASE, NK_HOST_METRICS, NK_HOST_METRIC,
 	NK_HOST_RULES, NK_HOST_RULE, NK_HOST_PROCS, NK_HOST_PROC, NK_PROCS,
 	NK_PROC, NK_PROC_HOST, NK_PROC_PID, NK_PROC_STATUS, NK_PROC_SCHEMA,
-	NK_PROC_MIGRATE, NK_PROC_WHY, NK_PROC_HISTORY, NK_PROC_MPI, NK_RULES, NK_RULE,
+	NK_PROC_MIGRATE, NK_PROC_WHY, NK_PROC_HISTORY, NK_PROC_MPI, NK_PROC_OUTPUT,
+	NK_RULES, NK_RULE,
 	NK_POLICY, NK_SCHED, NK_SCHED_FILE, NK_EVENTS,
 };
 
@@ -123,6 +124,7 @@ static const struct name_kind host_names[] = {
 static const struct name_kind proc_names[] = {
 	{ "history", NK_PROC_HISTORY }, { "host", NK_PROC_HOST },
 	{ "migrate", NK_PROC_MIGRATE }, { "mpi", NK_PROC_MPI },
+	{ "output", NK_PROC_OUTPUT },
 	{ "pid", NK_PROC_PID },
 	{ "schema", NK_PROC_SCHEMA }, { "status", NK_PROC_STATUS },
 	{ "why", NK_PROC_WHY },
@@ -303,6 +305,7 @@ static const char readme_text[] =
 "                               the host is declared unavailable\n"
 "  hosts/<host>/procs/<id>      symlink to ../../../procs/<id>\n"
 "  procs/<id>/host pid status schema why history\n"
+"  procs/<id>/output            where its stdout goes now: HOST:PATH\n"
 "  procs/<id>/migrate           write a host name to move the job (the\n"
 "                               write returns when the move is over);\n"
 "                               read: the last move's result\n"
@@ -387,6 +390,12 @@ static void render_proc(const struct reg_job *j, enum nk k, FILE *f)
 		if (j->mpi_ns)
 			fprintf(f, "%s %d %d\n", j->mpi_ns, j->mpi_rank, j->mpi_size);
 		break;
+	case NK_PROC_OUTPUT:
+		/* what fd 1 linked to when the job (or its successor) last
+		 * registered; nothing while a successor has yet to */
+		if (j->ctx.out && j->status != JOB_MIGRATED)
+			fprintf(f, "%s:%s\n", j->host, j->ctx.out);
+		break;
 	default:
 		break;
 	}
@@ -428,7 +437,7 @@ static int render_locked(struct fs_tree *t, const struct node *n, FILE *f)
 		return 0;
 	case NK_PROC_HOST: case NK_PROC_PID: case NK_PROC_STATUS:
 	case NK_PROC_SCHEMA: case NK_PROC_MIGRATE: case NK_PROC_WHY:
-	case NK_PROC_HISTORY: case NK_PROC_MPI:
+	case NK_PROC_HISTORY: case NK_PROC_MPI: case NK_PROC_OUTPUT:
 		if (!(j = reg_job_locked(r, n->job)))
 			return -ENOENT;
 		render_proc(j, n->k, f);
@@ -510,7 +519,7 @@ static int exists_locked(struct fs_tree *t, const struct node *n,
 		return host_has_job_locked(r, n->host, n->job);
 	case NK_PROC: case NK_PROC_HOST: case NK_PROC_PID: case NK_PROC_STATUS:
 	case NK_PROC_SCHEMA: case NK_PROC_MIGRATE: case NK_PROC_WHY:
-	case NK_PROC_HISTORY: case NK_PROC_MPI:
+	case NK_PROC_HISTORY: case NK_PROC_MPI: case NK_PROC_OUTPUT:
 		if (!(j = reg_job_locked(r, n->job)))
 			return 0;
 		if (n->k == NK_PROC_MPI && !j->mpi_ns)

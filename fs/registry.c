@@ -337,6 +337,8 @@ static void reg_job_free(struct reg_job *j)
 	free(j->schema);
 	free(j->mpi_ns);
 	free(j->mpi_hosts);
+	jobctx_free(&j->ctx);
+	jobctx_free(&j->mig_succ_ctx);
 	free(j->result);
 	free(j->why);
 	for (int i = 0; i < j->nhistory; i++)
@@ -1244,6 +1246,8 @@ static void job_fill(struct reg_job *j, const char *host,
 		free(j->schema);
 		j->schema = strdup(p->schema);
 	}
+	if (p->ctx && jobctx_copy(&j->ctx, p->ctx) < 0)
+		log_warnx("job %d: out of memory for its context", j->id);
 	if (p->start_wall > 0 || !j->start_wall)
 		j->start_wall = p->start_wall > 0 ? p->start_wall : util_wall_s();
 	job_fill_mpi(j, p);
@@ -1290,6 +1294,9 @@ static void job_reregister_locked(struct registry *r, struct reg_job *j,
 		 * result decides where the job is (claim_ok_locked checked the
 		 * token) */
 		j->mig_succ_pid = p->pid;
+		jobctx_free(&j->mig_succ_ctx);
+		if (p->ctx && jobctx_copy(&j->mig_succ_ctx, p->ctx) < 0)
+			log_warnx("job %d: out of memory for its context", j->id);
 		job_fill_mpi(j, p);
 		reg_event_locked(r, "job-registered", "job=%d host=%s pid=%d successor=1",
 				 j->id, host, (int)p->pid);
@@ -1652,8 +1659,14 @@ static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
 		if (strcmp(j->host, j->mig_to) != 0) {
 			snprintf(j->host, sizeof(j->host), "%s", j->mig_to);
 			reg_change_locked(r, REG_JOB_HOST, j->host, j->id);
-			if (j->mig_succ_pid)  /* its successor registered already */
+			if (j->mig_succ_pid) {  /* its successor registered already */
 				j->pid = j->mig_succ_pid;
+				if (j->mig_succ_ctx.out) {
+					jobctx_free(&j->ctx);
+					j->ctx = j->mig_succ_ctx;
+					memset(&j->mig_succ_ctx, 0, sizeof(j->mig_succ_ctx));
+				}
+			}
 			reg_job_set_status_locked(r, j, j->mig_succ_pid ? JOB_RUNNING
 						  : JOB_MIGRATED, -1);
 		} else {
@@ -1671,6 +1684,7 @@ static void mig_finish_locked(struct registry *r, struct reg_job *j, int ok,
 			reg_job_set_status_locked(r, j, JOB_RUNNING, -1);
 	}
 	j->mig_succ_pid = 0;
+	jobctx_free(&j->mig_succ_ctx);
 	persist_job_locked(r, j);
 	pthread_cond_broadcast(&r->cv);
 }
@@ -2656,6 +2670,7 @@ static struct msg *job_record(const struct reg_job *j)
 			if (j->mpi_hosts)
 				bad |= msg_set(m, "mpi_hosts", j->mpi_hosts) < 0;
 		}
+		bad |= !bad && jobctx_to_msg(&j->ctx, m) < 0;
 		if (j->mig && !j->mig_done) {
 			bad |= msg_setf(m, "mig", "%llu", (unsigned long long)j->mig) < 0;
 			bad |= msg_set(m, "from", j->mig_from) < 0;
@@ -2709,9 +2724,10 @@ static void job_from_record(struct registry *r, int id, const struct msg *m)
 	const char *host = msg_get(m, "host"), *tok = msg_get(m, "token");
 	const char **argv = NULL;
 	struct reg_proc_info pi = { 0 };
+	struct jobctx ctx = JOBCTX_INIT;
 	double uid, pid = 0, argc = 0, v;
 	struct reg_job *j;
-	char key[32];
+	char key[32], err[JOBCTX_ERR_LEN];
 
 	if (!host || !reg_host_name_ok(host) || msg_get_num(m, "uid", &uid) < 0 ||
 	    uid < 0 || uid > 4294967295.0) {
@@ -2735,13 +2751,17 @@ static void job_from_record(struct registry *r, int id, const struct msg *m)
 	if (msg_get_num(m, "start", &v) == 0)
 		pi.start_wall = v;
 	reg_mpi_parse(m, &pi);
+	if (jobctx_from_msg(&ctx, m, err, sizeof(err)) == 0)
+		pi.ctx = &ctx;
+	else
+		log_warnx("state: jobs/%d: %s: its context is not kept", id, err);
 	j = job_slot_locked(r, id);
-	if (!j) {
-		free(argv);
-		return;
-	}
-	job_fill(j, host, &pi);
+	if (j)
+		job_fill(j, host, &pi);
+	jobctx_free(&ctx);
 	free(argv);
+	if (!j)
+		return;
 	j->uid = (uid_t)uid;
 	j->registered = util_now_s();
 	j->prev_status = JOB_RUNNING;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/jobctx.h"
 #include "rules/rules.h"
 
 #define REG_ERR_LEN   256
@@ -93,6 +94,9 @@ struct reg_job {
 	double registered;            /* util_now_s() of registration */
 	double last_move;             /* util_now_s() of the last finished move, 0 */
 	char *schema;                 /* XML text or NULL, owned */
+	struct jobctx ctx;            /* environment, umask, groups, limits,
+	                               * stdout/stderr as the job's host read
+	                               * them at its last registration, owned */
 	/* the current or last migration */
 	uint64_t mig;                 /* id of the move in progress, 0 none */
 	char mig_to[REG_NAME_MAX];
@@ -106,7 +110,8 @@ struct reg_job {
 	                               * the successor's claim settles it */
 	pid_t mig_succ_pid;           /* its successor, registered while the move
 	                               * was in flight (0 none): the job's pid
-	                               * once the move succeeds */
+	                               * once the move succeeds ... */
+	struct jobctx mig_succ_ctx;   /* ... and its context (output) */
 	/* MPI ranks (mpi_ns NULL: a plain job) */
 	char *mpi_ns;                 /* the job's namespace, owned */
 	int mpi_rank, mpi_size;       /* in the job's communicator */
@@ -246,6 +251,7 @@ struct reg_proc_info {
 	                               * namespace, rank and size */
 	int mpi_rank, mpi_size;
 	const char *mpi_hosts;        /* ... the hosts it can spawn on, or NULL */
+	const struct jobctx *ctx;     /* NULL: keep the job's; else copied */
 };
 /* Returns the job id (>= 1) or -errno (-ENOENT unknown host).  The ids are
  * the registry's: a claimed id is honoured only for the job's own host (a

@@ -178,3 +178,50 @@ TEST(durable_sched_file_is_read_strictly)
 	reg_free(r);
 	rm_dir(dir);
 }
+
+/* A job's context (common/jobctx.h) is kept in its record, replaced by a
+ * later registration, and survives a registry restart with --state. */
+TEST(durable_job_context_survives_a_restart)
+{
+	static const char *const argv[] = { "/bin/t" };
+	struct jobctx ctx = JOBCTX_INIT;
+	struct reg_proc_info p = { .pid = 10, .uid = 1000, .prog = "/bin/t",
+				   .cwd = "/", .argv = argv, .argc = 1, .ctx = &ctx };
+	char dir[256], err[JOBCTX_ERR_LEN];
+	static const char envs[] = "FOO=a b\nc\0PATH=/bin";
+	struct registry *r;
+	struct reg_job *j;
+
+	state_dir(dir, sizeof(dir), "ctx");
+	CHECK(mkdir(dir, 0700) == 0);
+	CHECK(jobctx_parse_environ(&ctx, envs, sizeof(envs), err, sizeof(err)) == 0);
+	CHECK(jobctx_parse_status(&ctx, "Umask:\t0027\nGroups:\t4242\n", err, sizeof(err)) == 0);
+	ctx.out = strdup("/home/u/run.out");
+	ctx.out_file = 1;
+	CHECK((r = open_reg(dir)) != NULL);
+	CHECK_INT_EQ(reg_host_hello(r, "h1", NULL, 0, 1), 0);
+	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 1);
+	jobctx_free(&ctx);                 /* the registry has its own copy */
+	reg_free(r);
+
+	CHECK((r = open_reg(dir)) != NULL);
+	reg_lock(r);
+	j = reg_job_locked(r, 1);
+	CHECK(j != NULL);
+	CHECK_INT_EQ(j->ctx.nenv, 2);
+	CHECK_STR_EQ(j->ctx.env[0], "FOO=a b\nc");
+	CHECK(j->ctx.has_umask && j->ctx.umask == 027);
+	CHECK(j->ctx.ngroups == 1 && j->ctx.groups[0] == 4242);
+	CHECK(j->ctx.out && !strcmp(j->ctx.out, "/home/u/run.out") && j->ctx.out_file);
+	reg_unlock(r);
+	/* its host announces it again, knowing less: the record follows */
+	CHECK_INT_EQ(reg_host_hello(r, "h1", NULL, 0, 1), 0);
+	p.job = 1;
+	CHECK_INT_EQ(reg_proc_register(r, "h1", &p), 1);
+	reg_lock(r);
+	j = reg_job_locked(r, 1);
+	CHECK(!j->ctx.has_env && !j->ctx.out);
+	reg_unlock(r);
+	reg_free(r);
+	rm_dir(dir);
+}
