@@ -3,8 +3,10 @@
 
 #include "migrate/mig_mpi.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,9 @@ struct mpi_state {
 	size_t rlen;
 	int restore_pending;
 	int registered;                           /* successor: as its job */
+	int early;                    /* retired processes leave at once (the
+	                               * job's choice, early_exit_ok; a successor
+	                               * learns it from its source) */
 };
 
 static struct mpi_state S = { .app = MPI_COMM_NULL, .ctl = MPI_COMM_NULL,
@@ -779,9 +784,45 @@ static size_t release_memory(void)
 	return freed;
 }
 
-/* Sleep until every other member of our merged communicators has reached
- * MPI_Finalize, then finalize and exit: a retired process costs no CPU,
- * and holds as little memory as it can (release_memory). */
+/* Open MPI begins MPI_Finalize with a PMIx fence over every process of
+ * the job's launch, a retired one included, so a process that left early
+ * would hold the others there forever.  Open MPI's own switch for that
+ * fence is ompi_async_mpi_finalize (MCA parameter async_mpi_finalize,
+ * read-only through MPI_T, so it is set in the library's variable): every
+ * process of a job that had a move sets it, the retired one before it
+ * finalizes early, the others when they finalize, and they meet in a
+ * barrier of their own instead.  Only with RESCHED_MPI_RETIRE=exit and
+ * Open MPI (the variable exists); the job's rank 0 decides at start-up
+ * and every move tells the successor (move_rank).  Not the default: in
+ * Open MPI 4.1.4 a later spawn onto a host where a process of the job's
+ * launch ended this way fails in MPI_Init ("ompi_dpm_dyn_init() failed:
+ * Not supported") and takes the job down (docs/MIGRATION.md). */
+static bool *fence_switch(void)
+{
+	return (bool *)dlsym(RTLD_DEFAULT, "ompi_async_mpi_finalize");
+}
+
+static int early_exit_ok(void)
+{
+	const char *how = getenv("RESCHED_MPI_RETIRE");
+
+	return how && !strcmp(how, "exit") && fence_switch() != NULL;
+}
+
+static void skip_finalize_fence(void)
+{
+	bool *off = fence_switch();
+
+	if (off)
+		*off = true;
+}
+
+/* A retired process leaves: it frees its share of the communicators (never
+ * MPI_Comm_disconnect: in Open MPI 4.1 it fences over both jobs and does
+ * not return), finalizes and exits at once, which returns all of its
+ * memory.  Where the fence cannot be skipped it sleeps until every other
+ * member of its merged communicators has reached MPI_Finalize instead:
+ * no CPU, and as little memory as it can (release_memory). */
 static void __attribute__((noreturn)) retire(void)
 {
 	MPI_Request req[MIG_MPI_RETIRED_MAX];
@@ -789,6 +830,14 @@ static void __attribute__((noreturn)) retire(void)
 
 	mig_local_exit(&mig_g.local, "migrated", 0);
 	mig_local_close(&mig_g.local);
+	if (S.early) {
+		mig_g.migrated = 1;
+		S.retired = S.finished = 1;
+		skip_finalize_fence();
+		leave_jobs();
+		MPI_Finalize();
+		exit(0);
+	}
 	release_memory();
 	mig_g.migrated = 1;
 	S.retired = S.finished = 1;
@@ -810,7 +859,7 @@ static void move_rank(int m, const char *label)
 	struct mv mv = { .m = m, .label = label, .t0 = S.t_trigger,
 			 .agree = util_now_s() };
 	MPI_Comm merged, next;
-	int me = rank_of(S.ctl), ok = 1, old = rank_of(S.app);
+	int me = rank_of(S.ctl), ok = 1, old = rank_of(S.app), flags[2];
 
 	if (me == m) {
 		mig_local_progress(&mig_g.local, "poll", mv.agree - mv.t0, 0, label);
@@ -832,8 +881,15 @@ static void move_rank(int m, const char *label)
 		ok = send_state(merged, &mv);
 		mv.ack = util_now_s();
 	}
-	MPI_Bcast(&ok, 1, MPI_INT, m, merged);
+	flags[0] = ok;
+	flags[1] = S.early;
+	MPI_Bcast(flags, 2, MPI_INT, m, merged);
+	ok = flags[0];
+	S.early = flags[1];
 	next = split_merged(merged, m, ok, old);
+	if (ok && S.early)
+		/* nobody still talks to m on merged when it leaves */
+		MPI_Barrier(merged);
 	mv.split = util_now_s();
 	if (ok) {
 		keep_retired(merged);
@@ -864,6 +920,14 @@ static int on_finalize(MPI_Comm c, int key, void *val, void *extra)
 	S.finished = 1;
 	if (S.agree != MPI_REQUEST_NULL)
 		MPI_Wait(&S.agree, MPI_STATUS_IGNORE);
+	if (S.nretired && S.early) {
+		/* retired processes have left: the live ranks meet here
+		 * instead of in the fence */
+		skip_finalize_fence();
+		MPI_Barrier(S.app);
+		leave_jobs();
+		return MPI_SUCCESS;
+	}
 	for (int i = 0; i < S.nretired; i++)
 		MPI_Ibarrier(S.retired_c[i], &req[i]);
 	MPI_Waitall(S.nretired, req, MPI_STATUSES_IGNORE);
@@ -916,10 +980,18 @@ static void setup_successor(MPI_Comm parent)
 	h.token[sizeof(h.token) - 1] = 0;
 	h.ns[sizeof(h.ns) - 1] = 0;
 	ok = recv_stream(merged, &h, (int)ctl[MIG_MPI_CTL_RANK]) == 0;
-	MPI_Bcast(&ok, 1, MPI_INT, S.src, merged);
+	{
+		int flags[2] = { ok, 0 };
+
+		MPI_Bcast(flags, 2, MPI_INT, S.src, merged);
+		ok = flags[0];
+		S.early = flags[1];
+	}
 	next = split_merged(merged, (int)ctl[MIG_MPI_CTL_RANK], ok, -1);
 	if (!ok)
 		successor_abandon(merged);
+	if (S.early)
+		MPI_Barrier(merged);
 	keep_retired(merged);
 	install_comms(next);
 	mig_mpi_polls_ = (uint64_t)ctl[MIG_MPI_CTL_POLLS];
@@ -952,6 +1024,8 @@ static void setup(void)
 
 		MPI_Comm_dup(MPI_COMM_WORLD, &app);
 		install_comms(app);
+		S.early = early_exit_ok();        /* rank 0's word for the job */
+		MPI_Bcast(&S.early, 1, MPI_INT, 0, S.ctl);
 	}
 	S.round_polls = mig_mpi_polls_;
 	start_round();

@@ -5,7 +5,10 @@
 # hook).  Checks: the sum equals the unmigrated run's; ranks 0, 1, 3 kept
 # their pid and ran every iteration themselves (never restarted); rank 2's
 # successor is a new process on h4's address, restored; the retired
-# process sleeps (CPU over 10 s from /proc/PID/stat, printed).  Then the
+# process stays until the job ends, asleep (CPU over 10 s from
+# /proc/PID/stat, printed), with its protected array given back (RSS); with
+# RESCHED_MPI_RETIRE=exit it ends at once while the job goes on (Open MPI's
+# finalize fence skipped, docs/MIGRATION.md).  Then the
 # failures: a destination outside the job (refused before spawning) and a
 # corrupted stream (checksum mismatch: the successor leaves) both leave
 # rank 2 running on h3 with its state, reported, and the sum unchanged.
@@ -58,7 +61,7 @@ echo "unmigrated: sum $S0"
 
 # ---- rank 2 moves h3 -> h4 at poll 15 ----------------------------------------
 mpirun_job "$T/move.log" RESCHED_MPI_TEST_MIGRATE="2:15:$A4" -- \
-    --levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 250
+    --levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 250 --state-mb 32
 JOB=$CL_LAST_PID
 i=0
 until grep -q "rank 2 migrated to" "$T/move.log" 2>/dev/null; do
@@ -74,8 +77,10 @@ t1=$(ticks "$OLD")
 [ -n "$t1" ] || fail "retired rank 2 (pid $OLD) left before the job ended"
 CPU=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
       'BEGIN { printf "%.1f", (b - a) * 100 / hz / 10 }')
-echo "retired process $OLD: ${CPU}% of a core over 10 s"
+RSS=$(awk '/^VmRSS:/ { print $2 }' "/proc/$OLD/status")
+echo "retired process $OLD: ${CPU}% of a core over 10 s, RSS $RSS kB (its 32 MiB array given back)"
 awk -v c="$CPU" 'BEGIN { exit !(c < 2) }' || fail "retired process uses ${CPU}% CPU"
+[ "$RSS" -lt 30000 ] || fail "retired process kept its array: RSS $RSS kB"
 wait "$JOB" || fail "migrated job failed"
 grep "migrated to" "$T/move.log"
 S1=$(sum_of "$T/move.log")
@@ -95,6 +100,27 @@ ran2=$(field "$T/move.log" 2 ran)
 [ "$ran2" -gt 0 ] && [ "$ran2" -lt 80 ] || fail "rank 2 successor ran $ran2 iterations"
 grep '^rank' "$T/move.log" | grep ' ran '
 echo "migrated: sum $S1, rank 2 pid $OLD@$A3 -> $NEW@$A4"
+
+# ---- RESCHED_MPI_RETIRE=exit: the retired process ends at once ------------
+mpirun_job "$T/exit.log" RESCHED_MPI_TEST_MIGRATE="2:15:$A4" RESCHED_MPI_RETIRE=exit -- \
+    --levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 250
+JOB=$CL_LAST_PID
+i=0
+until grep -q "rank 2 migrated to" "$T/exit.log" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 300 ] && fail "no migration within 30 s (exit)"
+    kill -0 "$JOB" 2>/dev/null || fail "job ended without migrating (exit)"
+    sleep 0.1
+done
+OLD=$(start_field "$T/exit.log" 2 pid)
+i=0
+while kill -0 "$OLD" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 50 ] && fail "retired rank 2 (pid $OLD) still there 5 s after its move (exit)"
+    sleep 0.1
+done
+kill -0 "$JOB" 2>/dev/null || fail "the job ended with its retired process (exit)"
+echo "RESCHED_MPI_RETIRE=exit: retired process $OLD ended $((i / 10)).$((i % 10)) s after its move; the job goes on"
+wait "$JOB" || fail "job with RESCHED_MPI_RETIRE=exit failed"
+[ "$(sum_of "$T/exit.log")" = "$S0" ] || fail "exit: sum differs"
 
 # ---- failures: the rank stays where it is -------------------------------------
 BAD=$(echo "$A4" | sed 's/\.[0-9]*$/.250/')

@@ -8,11 +8,14 @@
 # write returning 0 with the job on H, the same id, status running, the pid
 # the successor's, one history line per move with the MPI phases; no agent
 # starts anything (no RUN/jobs log); the other ranks' pids never change; the
-# retired processes give their protected array back (RSS); the sum equals
-# the unmigrated run's.  Then the failures of issue 11 item 7 that need no
-# load: a destination outside the job's hostfile (EINVAL, refused before
-# anything is sent), a destination whose agent is down (EHOSTUNREACH), a
-# corrupted stream (EIO, rank 2 stays on its host with its state).
+# retired process stays asleep with its 48 MiB array given back (RSS); the
+# successor has its predecessor's environment (but for Open MPI's own
+# per-process variables and RESCHED_RUN, its host's) and working directory;
+# the sum equals the unmigrated run's.  And the failures of issue 11 item 7
+# that need no load: a destination outside the job's hostfile (EINVAL,
+# refused before anything is sent); a destination whose agent stops
+# answering during the move (SIGSTOP: the successor cannot register, EIO);
+# a corrupted stream (EIO).  Each leaves rank 2 running where it was.
 TNAME=mpi-resched
 . "$(dirname "$0")/../lib/migtest.sh"
 TTM=$ROOT/bin/test_tree_mpi
@@ -48,6 +51,10 @@ field_of() { awk -v r="$2" -v w="$3" '$1 == "rank" && $2 == r && / ran / {
     for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' "$1"; }
 sum_of() { awk '$1 == "sum" { print $2 }' "$1"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# env_of PID: its environment, one variable a line, sorted, without what
+# Open MPI sets per process and without RESCHED_RUN (each host's own)
+env_of() { tr '\0' '\n' < "/proc/$1/environ" |
+    grep -Ev '^(OMPI_|PMIX_|OPAL_|ORTE_|RESCHED_RUN=)' | sort; }
 # rank_job R: the id of the job whose mpi file says rank R
 rank_job() { for d in "$M"/procs/*/; do
     [ -f "$d/mpi" ] && [ "$(awk '{print $2}' "$d/mpi")" = "$1" ] &&
@@ -100,6 +107,8 @@ n=$(wc -l < "$M/procs/$ID/history")
 for to in h3 h4 h3; do
     oldpid=$(field "$ID" pid)
     rss0=$(rss_kb "$oldpid")
+    env_of "$oldpid" > "$T/env.before"
+    cwd0=$(readlink "/proc/$oldpid/cwd")
     t0=$(date +%s%N)
     echo "$to" > "$M/procs/$ID/migrate" || fail "echo $to > migrate: $(field "$ID" migrate)"
     t1=$(date +%s%N)
@@ -114,13 +123,16 @@ for to in h3 h4 h3; do
     last=$(tail -1 "$M/procs/$ID/history")
     echo "$last" | grep -qE " (h3|h4) $to agree=[0-9.]+ spawn=[0-9.]+ merge=[0-9.]+ transfer=[0-9.]+ restore=[0-9.]+ split=[0-9.]+ total=[0-9.]+ bytes=[0-9]+ ok$" ||
         fail "history line: $last"
+    env_of "$newpid" > "$T/env.after"
+    cmp -s "$T/env.before" "$T/env.after" ||
+        fail "the successor's environment differs: $(diff "$T/env.before" "$T/env.after" | head -5)"
+    [ "$(readlink "/proc/$newpid/cwd")" = "$cwd0" ] || fail "cwd $(readlink "/proc/$newpid/cwd") != $cwd0"
     sleep 0.5
     rss1=$(rss_kb "$oldpid")
-    echo "move to $to: $(( (t1 - t0) / 1000000 )) ms; retired pid $oldpid RSS ${rss0} kB -> ${rss1:-gone} kB"
-    if [ -n "$rss1" ]; then
-        # 48 MiB of protected array went back to the kernel
-        [ "$rss1" -lt $((rss0 - 40000)) ] || fail "retired RSS $rss0 -> $rss1 kB"
-    fi
+    [ -n "$rss1" ] || fail "retired pid $oldpid is gone (it waits for the job's end)"
+    # its 48 MiB of protected array went back to the kernel
+    [ "$rss1" -lt $((rss0 - 40000)) ] || fail "retired RSS $rss0 -> $rss1 kB"
+    echo "move to $to: $(( (t1 - t0) / 1000000 )) ms; retired pid $oldpid RSS $rss0 kB -> $rss1 kB"
 done
 ok "rank 2 moved three times; history: $(cat "$M/procs/$ID/history" | tr '\n' '|')"
 ls "$T"/run-*/jobs/*.log >/dev/null 2>&1 && fail "an agent started a process: $(ls "$T"/run-*/jobs/)"
