@@ -52,6 +52,7 @@ struct mpi_state {
 	size_t rlen;
 	int restore_pending;
 	int registered;                           /* successor: as its job */
+	int collective;               /* spawn over ctl (RESCHED_MPI_SPAWN) */
 	int early;                    /* retired processes leave at once (the
 	                               * job's choice, early_exit_ok; a successor
 	                               * learns it from its source) */
@@ -601,40 +602,85 @@ static int own_exe(struct mv *mv)
 	return 0;
 }
 
-/* Every rank of ctl: start the successor on S.host (rank m names the
- * program and the host), then merge with it -> *merged, successor last.
- * One collective spawn wires the successor to every rank at once, where
- * a spawn by m alone needed a second connection (MPI_Intercomm_create)
- * of the successor to the others.  The destination was checked against
- * the hostfile, and its program found, before (move_rank): a spawn that fails at the root
- * can leave the other ranks of a collective spawn waiting in Open MPI
- * 4.1.  Returns 1 when the successor runs, on every rank. */
-static int spawn_successor(int m, MPI_Comm *merged, struct mv *mv)
+/* Rank m: start the successor on S.host over MPI_COMM_SELF, so that a
+ * failure stays m's own: in Open MPI 4.1.4 a collective spawn that fails
+ * at its root (e.g. a host with no free slot) kills the job's other ranks
+ * (a division by zero in ompi_dpm_connect_accept's broadcast, seen here).
+ * 1 with *pair = {m, successor}; 0 with mv->err. */
+static int spawn_alone(struct mv *mv, MPI_Comm *pair)
 {
 	char msg[MPI_MAX_ERROR_STRING];
 	MPI_Comm inter = MPI_COMM_NULL;
 	MPI_Info info = MPI_INFO_NULL;
-	int rc, len = 0, code = MPI_SUCCESS, ok, me = rank_of(S.ctl);
+	int rc, len = 0, code = MPI_SUCCESS;
 
-	if (me == m)
+	spawn_info(&info);
+	rc = MPI_Comm_spawn(mv->exe, mig_g.argc > 1 ? mig_g.argv + 1 : MPI_ARGV_NULL, 1,
+			    info, 0, MPI_COMM_SELF, &inter, &code);
+	MPI_Info_free(&info);
+	if (rc != MPI_SUCCESS || code != MPI_SUCCESS) {
+		MPI_Error_string(rc != MPI_SUCCESS ? rc : code, msg, &len);
+		snprintf(mv->err, sizeof(mv->err), "spawn on %.64s: %.150s", S.host, msg);
+		return 0;
+	}
+	MPI_Intercomm_merge(inter, 0, pair);
+	drop(&inter);
+	return 1;
+}
+
+/* Every rank of ctl, RESCHED_MPI_SPAWN=collective: one collective spawn
+ * over ctl (root m) wires the successor to every rank at once. */
+static int spawn_together(int m, MPI_Comm *inter, struct mv *mv)
+{
+	char msg[MPI_MAX_ERROR_STRING];
+	MPI_Info info = MPI_INFO_NULL;
+	int rc, len = 0, code = MPI_SUCCESS, ok;
+
+	if (rank_of(S.ctl) == m)
 		spawn_info(&info);
 	rc = MPI_Comm_spawn(mv->exe, mig_g.argc > 1 ? mig_g.argv + 1 : MPI_ARGV_NULL, 1,
-			    info, m, S.ctl, &inter, &code);
+			    info, m, S.ctl, inter, &code);
 	if (info != MPI_INFO_NULL)
 		MPI_Info_free(&info);
 	ok = rc == MPI_SUCCESS && code == MPI_SUCCESS;
 	MPI_Bcast(&ok, 1, MPI_INT, m, S.ctl);
-	mv->spawn = util_now_s();
-	if (!ok) {
-		if (me == m) {
-			MPI_Error_string(rc != MPI_SUCCESS ? rc : code, msg, &len);
-			snprintf(mv->err, sizeof(mv->err), "spawn on %.64s: %.150s",
-				 S.host, msg);
-		}
-		return 0;
+	if (!ok && rank_of(S.ctl) == m) {
+		MPI_Error_string(rc != MPI_SUCCESS ? rc : code, msg, &len);
+		snprintf(mv->err, sizeof(mv->err), "spawn on %.64s: %.150s", S.host, msg);
 	}
+	return ok;
+}
+
+/* Every rank of ctl: start the successor on S.host and merge with it ->
+ * *merged, successor last.  By default rank m spawns alone (spawn_alone),
+ * tells the successor so (an empty MIG_MPI_TAG_JOIN message), and all of
+ * them and the successor build one intercommunicator over m's pair
+ * (MPI_Intercomm_create).  RESCHED_MPI_SPAWN=collective (the whole job's
+ * choice, made by rank 0 at start-up) spawns over ctl instead: one step,
+ * faster, but a failed spawn takes the job down (spawn_alone).  The
+ * destination was checked against the hostfile, and its program found,
+ * before (move_rank).  Returns 1 when the successor runs, on every rank. */
+static int spawn_successor(int m, MPI_Comm *merged, struct mv *mv)
+{
+	MPI_Comm pair = MPI_COMM_NULL, inter = MPI_COMM_NULL;
+	int ok = 1, me = rank_of(S.ctl);
+
+	if (S.collective) {
+		ok = spawn_together(m, &inter, mv);
+		mv->spawn = util_now_s();
+	} else {
+		if (me == m && (ok = spawn_alone(mv, &pair)))
+			MPI_Send(NULL, 0, MPI_BYTE, 1, MIG_MPI_TAG_JOIN, pair);
+		MPI_Bcast(&ok, 1, MPI_INT, m, S.ctl);
+		mv->spawn = util_now_s();
+		if (ok)       /* part of the merge phase */
+			MPI_Intercomm_create(S.ctl, m, pair, 1, MIG_MPI_TAG_JOIN, &inter);
+	}
+	if (!ok)
+		return 0;
 	MPI_Intercomm_merge(inter, 0, merged);
 	mv->merge = util_now_s();
+	drop(&pair);
 	drop(&S.spawned);
 	S.spawned = inter;
 	return 1;
@@ -809,6 +855,13 @@ static int early_exit_ok(void)
 	return how && !strcmp(how, "exit") && fence_switch() != NULL;
 }
 
+static int spawn_collective(void)
+{
+	const char *how = getenv("RESCHED_MPI_SPAWN");
+
+	return how && !strcmp(how, "collective");
+}
+
 static void skip_finalize_fence(void)
 {
 	bool *off = fence_switch();
@@ -859,7 +912,7 @@ static void move_rank(int m, const char *label)
 	struct mv mv = { .m = m, .label = label, .t0 = S.t_trigger,
 			 .agree = util_now_s() };
 	MPI_Comm merged, next;
-	int me = rank_of(S.ctl), ok = 1, old = rank_of(S.app), flags[2];
+	int me = rank_of(S.ctl), ok = 1, old = rank_of(S.app), flags[3];
 
 	if (me == m) {
 		mig_local_progress(&mig_g.local, "poll", mv.agree - mv.t0, 0, label);
@@ -883,7 +936,8 @@ static void move_rank(int m, const char *label)
 	}
 	flags[0] = ok;
 	flags[1] = S.early;
-	MPI_Bcast(flags, 2, MPI_INT, m, merged);
+	flags[2] = S.collective;
+	MPI_Bcast(flags, 3, MPI_INT, m, merged);
 	ok = flags[0];
 	S.early = flags[1];
 	next = split_merged(merged, m, ok, old);
@@ -954,6 +1008,7 @@ static void __attribute__((noreturn)) successor_abandon(MPI_Comm merged)
 	mig_local_close(&mig_g.local);
 	mig_g.migrated = 1;           /* no exit line at exit */
 	drop(&merged);
+	drop(&S.spawned);
 	drop(&S.parent);
 	S.finished = 1;
 	MPI_Finalize();
@@ -963,14 +1018,26 @@ static void __attribute__((noreturn)) successor_abandon(MPI_Comm merged)
 /* A spawned successor: join the job, take the state, take the rank. */
 static void setup_successor(MPI_Comm parent)
 {
-	MPI_Comm merged, next;
+	MPI_Comm merged, next, pair, inter;
 	MPI_Status st;
 	int64_t ctl[MIG_MPI_CTL_N];
 	struct mig_mpi_hand h;
 	int ok;
 
 	S.parent = parent;
-	MPI_Intercomm_merge(parent, 1, &merged);
+	MPI_Intercomm_merge(parent, 1, &pair);
+	MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, pair, &st);
+	if (st.MPI_TAG == MIG_MPI_TAG_JOIN) {
+		/* spawned by its source alone: pair is {source, this}; join
+		 * the others */
+		MPI_Recv(NULL, 0, MPI_BYTE, 0, MIG_MPI_TAG_JOIN, pair, MPI_STATUS_IGNORE);
+		MPI_Intercomm_create(MPI_COMM_SELF, 0, pair, 0, MIG_MPI_TAG_JOIN, &inter);
+		MPI_Intercomm_merge(inter, 1, &merged);   /* the job, this last */
+		drop(&pair);
+		S.spawned = inter;
+	} else {
+		merged = pair;        /* a collective spawn: the whole job */
+	}
 	MPI_Recv(ctl, MIG_MPI_CTL_N, MPI_INT64_T, MPI_ANY_SOURCE, MIG_MPI_TAG_CTL,
 		 merged, &st);
 	S.src = st.MPI_SOURCE;
@@ -981,11 +1048,12 @@ static void setup_successor(MPI_Comm parent)
 	h.ns[sizeof(h.ns) - 1] = 0;
 	ok = recv_stream(merged, &h, (int)ctl[MIG_MPI_CTL_RANK]) == 0;
 	{
-		int flags[2] = { ok, 0 };
+		int flags[3] = { ok, 0, 0 };
 
-		MPI_Bcast(flags, 2, MPI_INT, S.src, merged);
+		MPI_Bcast(flags, 3, MPI_INT, S.src, merged);
 		ok = flags[0];
 		S.early = flags[1];
+		S.collective = flags[2];
 	}
 	next = split_merged(merged, (int)ctl[MIG_MPI_CTL_RANK], ok, -1);
 	if (!ok)
@@ -1024,8 +1092,11 @@ static void setup(void)
 
 		MPI_Comm_dup(MPI_COMM_WORLD, &app);
 		install_comms(app);
-		S.early = early_exit_ok();        /* rank 0's word for the job */
-		MPI_Bcast(&S.early, 1, MPI_INT, 0, S.ctl);
+		int job[2] = { early_exit_ok(), spawn_collective() };
+
+		MPI_Bcast(job, 2, MPI_INT, 0, S.ctl);  /* rank 0's word for the job */
+		S.early = job[0];
+		S.collective = job[1];
 	}
 	S.round_polls = mig_mpi_polls_;
 	start_round();

@@ -58,6 +58,7 @@ enum {
 	MIG_MPI_TAG_DATA,         /* stream bytes */
 	MIG_MPI_TAG_END,          /* end of stream (empty) */
 	MIG_MPI_TAG_ANS,          /* "go\n", "ok\n" or "err REASON\n" */
+	MIG_MPI_TAG_JOIN,         /* MPI_Intercomm_create of the successor */
 };
 
 /* The control record sent first to the successor. */

@@ -3,6 +3,9 @@
 # run (this machine is shared and noisy: compare ratios, not absolutes).
 # Each test/bench/*.sh script prints its own result lines; results are
 # collected in build/bench/results.txt.  See docs/BENCHMARKS.md.
+# `run.sh NAME` runs test/bench/NAME.sh, or, when there is no such script,
+# every one whose name contains NAME (`run.sh mpi`: mpi.sh alone; `run.sh
+# mig`: migrate.sh and mpi-migrate.sh).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 mkdir -p build/bench
@@ -15,7 +18,13 @@ out=build/bench/results.txt
 rc=0
 for b in test/bench/*.sh; do
     [ "$b" = test/bench/run.sh ] && continue
-    case "$b" in *"${1:-}"*) ;; *) continue ;; esac
+    # NAME: the script of that name alone when there is one (migrate, not
+    # mpi-migrate too), else every script whose name contains NAME
+    if [ -n "${1:-}" ] && [ -f "test/bench/$1.sh" ]; then
+        [ "$b" = "test/bench/$1.sh" ] || continue
+    else
+        case "$b" in *"${1:-}"*) ;; *) continue ;; esac
+    fi
     echo "== $(basename "$b" .sh)" | tee -a "$out"
     sh "$b" 2>&1 | tee -a "$out"
     st=$?

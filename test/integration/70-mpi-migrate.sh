@@ -11,7 +11,8 @@
 # finalize fence skipped, docs/MIGRATION.md).  Then the
 # failures: a destination outside the job (refused before spawning) and a
 # corrupted stream (checksum mismatch: the successor leaves) both leave
-# rank 2 running on h3 with its state, reported, and the sum unchanged.
+# rank 2 running on h3 with its state, reported, and the sum unchanged; so
+# does a destination with no free slot (the spawn fails).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
@@ -38,7 +39,7 @@ mpirun_job() {
     _x=""
     while [ "$1" != "--" ]; do export "$1"; _x="$_x -x ${1%%=*}"; shift; done
     shift
-    cluster_bg h1 "$_log" timeout 80 mpirun --hostfile "$T/hosts" --map-by node -np 4 \
+    cluster_bg h1 "$_log" timeout 80 mpirun --hostfile "${HF:-$T/hosts}" --map-by node -np 4 \
         --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self --mca pml ob1 \
         --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 --mca routed direct \
         -x RESCHED_RUN -x RESCHED_MPI_HOSTFILE $_x "$TT" "$@"
@@ -133,11 +134,26 @@ mpirun_job "$T/corrupt.log" RESCHED_MPI_TEST_MIGRATE="2:10:$A4" \
 wait "$CL_LAST_PID" || fail "job with a corrupted stream failed"
 grep -q "rank 2: migration to $A4 failed: destination refused: checksum mismatch" \
     "$T/corrupt.log" || fail "checksum mismatch not reported"
-for f in badhost corrupt; do
+# a destination with no free slot: the spawn fails (at the moving rank
+# only: it spawns alone), the job computes on to its end.  Open MPI 4.1.4's
+# mpirun then does not exit (docs/MIGRATION.md): stopped here once the sum
+# is out, by PID (its `timeout`, which stops mpirun and its daemons).
+for h in h1 h2 h3 h4; do echo "$(cluster_addr $h) slots=1"; done > "$T/hosts1"
+HF=$T/hosts1 mpirun_job "$T/noslot.log" RESCHED_MPI_TEST_MIGRATE="2:10:$A4" -- $ARGS
+NOSLOT=$CL_LAST_PID
+i=0
+until grep -q "^sum " "$T/noslot.log" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 600 ] && fail "job with a full destination did not finish"
+    sleep 0.1
+done
+kill "$NOSLOT" 2>/dev/null; wait "$NOSLOT" 2>/dev/null
+grep -q "rank 2: migration to $A4 failed: spawn on $A4: " "$T/noslot.log" ||
+    fail "failed spawn not reported"
+for f in badhost corrupt noslot; do
     [ "$(sum_of "$T/$f.log")" = "$S0" ] || fail "$f: sum differs"
     [ "$(start_field "$T/$f.log" 2 pid)" = "$(field "$T/$f.log" 2 pid)" ] ||
         fail "$f: rank 2 changed process"
     [ "$(field "$T/$f.log" 2 addr)" = "$A3" ] || fail "$f: rank 2 left h3"
 done
-grep -h "failed:" "$T/badhost.log" "$T/corrupt.log"
+grep -h "failed:" "$T/badhost.log" "$T/corrupt.log" "$T/noslot.log"
 echo "PASS"
