@@ -22,20 +22,34 @@
  *
  * A move of rank m (all ranks of ctl take part, at the same poll count):
  *   spawn     m checks the destination against the hostfile and
- *             broadcasts the answer; then every rank calls MPI_Comm_spawn
- *             over ctl (root m, info host=DEST), the outcome broadcast
- *             from m, and merges the intercomm -> merged (successor last).
+ *             broadcasts the answer; then m spawns the successor alone
+ *             (MPI_COMM_SELF, info host=DEST) and broadcasts the outcome;
+ *             every rank and the successor build an intercommunicator
+ *             over m's pair with it (MPI_Intercomm_create) and merge it
+ *             -> merged (successor last).  RESCHED_MPI_SPAWN=collective:
+ *             one collective spawn over ctl instead (faster; a failure
+ *             kills the other ranks in Open MPI 4.1.4).
  *   transfer  the migration stream (docs/MIGRATION.md) from m to the
  *             successor over merged, in messages of at most MIG_CHUNK bytes;
- *             the successor checks header and checksum and answers ok.
+ *             the successor checks header and checksum.
+ *   register  the successor, once the stream checks out, registers with
+ *             its host's agent as the job (with the move's token, handed
+ *             over by m) and waits for the registry's yes (docs/MIGRATION.md,
+ *             "Through /resched"); then it answers ok.
  *   split     MPI_Bcast of the answer over merged, MPI_Comm_split: on
  *             success m leaves and the successor gets key m; on failure the
- *             successor leaves (exits 75) and m goes on with its state.
+ *             successor leaves (exits 0: mpirun would end the job on another
+ *             status) and m goes on with its state.
  * The successor restores the buffered stream into its protected memory at
  * mig_restored() / its first poll (receiver makes right).
  *
+ * Retired processes (the old m) wait for the job's end asleep, their
+ * protected arrays given back; RESCHED_MPI_RETIRE=exit makes them end at
+ * once (every process then skips Open MPI's finalize fence).
+ *
  * Environment: RESCHED_MPI_AGREE_MS, RESCHED_MPI_HOSTFILE (destinations
- * must be listed there: checked before spawning), RESCHED_MIGRATE_TIMEOUT,
+ * must be listed there: checked before spawning, and reported to the
+ * registry), RESCHED_MPI_SPAWN, RESCHED_MPI_RETIRE, RESCHED_MIGRATE_TIMEOUT,
  * RESCHED_TEST_CORRUPT_AT, and the test hook RESCHED_MPI_TEST_MIGRATE =
  * "RANK:POLL:HOST[,RANK:POLL:HOST...]" (tests and benchmarks only: rank RANK
  * asks to move to HOST once it has passed POLL poll points).

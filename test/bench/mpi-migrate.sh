@@ -12,7 +12,8 @@
 # of libmigrate's own time, of "other" = write - own (registry and agent
 # hops, the trigger signal, the result's way back) and of each MPI phase;
 # the ratio of the p50s (target <= 1.15) and the write's p50 (target
-# <= 0.30 s).  Then a second job with --state-mb 32: one move, the retired
+# <= 0.30 s).  RESCHED_MPI_SPAWN=collective in the environment is passed
+# to the job (docs/MIGRATION.md).  Then a second job with --state-mb 32: one move, the retired
 # process's RSS before and 0.5 s after (it stays alive until the job ends).
 # Needs root, Open MPI and python3; make all first.
 set -u
@@ -77,7 +78,7 @@ start_job() {
         --hostfile "$T/hosts" --map-by node -np 4 --oversubscribe \
         --mca plm_rsh_agent "$ROOT/examples/netns-rsh.sh" --mca btl tcp,self --mca pml ob1 \
         --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 --mca routed direct \
-        -x RESCHED_MPI_HOSTFILE "$TTM" "$@"
+        -x RESCHED_MPI_HOSTFILE ${RESCHED_MPI_SPAWN:+-x RESCHED_MPI_SPAWN} "$TTM" "$@"
     JOB=$CL_LAST_PID
 }
 # job_ns OLD: the namespace of a job other than OLD with four ranks registered
@@ -165,7 +166,7 @@ half=$((N / 2))
 head -n "$half" "$T/write" > "$T/write.a"; tail -n +$((half + 1)) "$T/write" > "$T/write.b"
 W50=$(pct "$T/write" 50) O50=$(pct "$T/libmigrate" 50)
 echo "MPI rank moves through the registry: $N moves of rank 2 ($H0 <-> $H1), 4 ranks on 4 hosts,"
-echo "pml ob1, small state ($(cut -d' ' -f8 "$T/own" | sort -n | tail -1) bytes), a poll every ~5 ms"
+echo "spawn ${RESCHED_MPI_SPAWN:-alone} (RESCHED_MPI_SPAWN), pml ob1, small state ($(cut -d' ' -f8 "$T/own" | sort -n | tail -1) bytes), a poll every ~5 ms"
 printf '%-12s %8s %8s\n' phase p50_s p90_s
 for f in write libmigrate other registry agree spawn merge transfer restore split; do
     printf '%-12s %8s %8s\n' "$f" "$(pct "$T/$f" 50)" "$(pct "$T/$f" 90)"
