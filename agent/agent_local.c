@@ -39,6 +39,8 @@ struct lproc {                        /* one connection on agent.sock */
 	int exit_code;
 	uint64_t mig;                     /* source side: the move under way */
 	int ordered;                      /* a move the registry ordered succeeded */
+	int token_claim;                  /* registered as restored job J with a
+	                                   * move's token (an MPI successor) */
 	char *in;                         /* bytes not yet a whole line, owned */
 	size_t inlen;
 	struct event *tmo;                /* AGENT_LOCAL_TIMEOUT_S, while armed */
@@ -487,6 +489,7 @@ static int on_register(struct lproc *p, const struct msg *m)
 	if (msg_get(m, "prog") && strcmp(msg_get(m, "prog"), exe) != 0)
 		log_info("pid %d said prog=%.200s: the kernel's exe is kept", (int)p->pid,
 			 msg_get(m, "prog"));
+	p->token_claim = proof && !again;
 	ack_register(p, !proof || again);
 	l->send(l->ctx, p->reg);
 	return 0;
@@ -605,7 +608,7 @@ static void proc_report_end(struct lproc *p)
 	/* a move the registry ordered: its mig_result said where the job went;
 	 * an MPI successor whose move failed: the job stays its source's */
 	if (p->exited && ((!strcmp(p->exit_status, "migrated") && p->ordered) ||
-			  !strcmp(p->exit_status, "abandoned")))
+			  (!strcmp(p->exit_status, "abandoned") && p->token_claim)))
 		return;
 	if (!(m = msg_new("job_status")))
 		return;
@@ -613,7 +616,9 @@ static void proc_report_end(struct lproc *p)
 		msg_setf(m, "job", "%d", p->job);
 	else
 		msg_setf(m, "local", "%ld", p->local);
-	msg_set(m, "status", p->exited ? p->exit_status : "failed");
+	/* `abandoned` from anyone but an MPI successor means nothing */
+	msg_set(m, "status", p->exited && strcmp(p->exit_status, "abandoned") != 0 ?
+		p->exit_status : "failed");
 	msg_setf(m, "code", "%d", p->exited ? p->exit_code : -1);
 	log_info("pid %d (job %d) ended: %s", (int)p->pid, p->job,
 		 p->exited ? p->exit_status : "failed (no exit line)");

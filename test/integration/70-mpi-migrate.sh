@@ -51,6 +51,15 @@ start_field() { awk -v r="$2" -v w="$3" '$1 == "rank" && $2 == r && / iter / {
     for (i = 1; i < NF; i++) if ($i == w) print $(i + 1); exit }' "$1"; }
 sum_of() { awk '$1 == "sum" { print $2 }' "$1"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+# wait_moved LOG: until the job ($JOB) says rank 2 moved, 30 s at most
+wait_moved() {
+    _i=0
+    until grep -q "rank 2 migrated to" "$1" 2>/dev/null; do
+        _i=$((_i + 1)); [ $_i -gt 300 ] && fail "no migration within 30 s ($1)"
+        kill -0 "$JOB" 2>/dev/null || fail "job ended without migrating ($1)"
+        sleep 0.1
+    done
+}
 
 # ---- unmigrated reference ---------------------------------------------------
 mpirun_job "$T/plain.log" -- $ARGS
@@ -64,12 +73,7 @@ echo "unmigrated: sum $S0"
 mpirun_job "$T/move.log" RESCHED_MPI_TEST_MIGRATE="2:15:$A4" -- \
     --levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 250 --state-mb 32
 JOB=$CL_LAST_PID
-i=0
-until grep -q "rank 2 migrated to" "$T/move.log" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 300 ] && fail "no migration within 30 s"
-    kill -0 "$JOB" 2>/dev/null || fail "job ended without migrating"
-    sleep 0.1
-done
+wait_moved "$T/move.log"
 OLD=$(start_field "$T/move.log" 2 pid)
 t0=$(ticks "$OLD")
 [ -n "$t0" ] || fail "retired rank 2 (pid $OLD) is gone already"
@@ -106,12 +110,7 @@ echo "migrated: sum $S1, rank 2 pid $OLD@$A3 -> $NEW@$A4"
 mpirun_job "$T/exit.log" RESCHED_MPI_TEST_MIGRATE="2:15:$A4" RESCHED_MPI_RETIRE=exit -- \
     --levels 11 --trees 8 --iterations 80 --seed 5 --sleep-ms 250
 JOB=$CL_LAST_PID
-i=0
-until grep -q "rank 2 migrated to" "$T/exit.log" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 300 ] && fail "no migration within 30 s (exit)"
-    kill -0 "$JOB" 2>/dev/null || fail "job ended without migrating (exit)"
-    sleep 0.1
-done
+wait_moved "$T/exit.log"
 OLD=$(start_field "$T/exit.log" 2 pid)
 i=0
 while kill -0 "$OLD" 2>/dev/null; do

@@ -164,4 +164,20 @@ grep -q "checksum mismatch" "$M/procs/$ID/migrate" || fail "migrate reads: $(fie
 ok "corrupted stream: $out; $(field "$ID" migrate)"
 wait "$JOB" || fail "the corrupt-run job failed"
 [ "$(sum_of "$T/corrupt.log")" = "$S0" ] || fail "corrupt run: sum differs"
+
+# ---- a move the registry did not order (libmigrate's test hook) -----------
+# the source's agent reports it: the old id ends `migrated`, the successor
+# (which no agent expected) registers as a new job of the same rank
+run_job "$T/hook.log" RESCHED_MPI_TEST_MIGRATE="2:20:$(cluster_addr h1)" -- $ARGS
+JOB=$CL_LAST_PID
+wait_until 30 rank_job 2 >/dev/null || fail "hook run: rank 2 did not register"
+OLDID=$(rank_job 2)
+moved_by_hook() { [ "$(field "$OLDID" status)" = migrated ] && rank_job 2 >/dev/null &&
+    [ "$(rank_job 2)" != "$OLDID" ]; }
+wait_until 60 moved_by_hook || fail "hook move: job $OLDID is $(field "$OLDID" status)"
+NEWID=$(rank_job 2)
+[ "$(field "$NEWID" host)" = h1 ] || fail "hook move: new job $NEWID on $(field "$NEWID" host)"
+ok "a move the registry did not order: job $OLDID migrated, the successor is job $NEWID on h1"
+wait "$JOB" || fail "the hook-run job failed"
+[ "$(sum_of "$T/hook.log")" = "$S0" ] || fail "hook run: sum differs"
 echo PASS
