@@ -13,8 +13,9 @@
 # hops, the trigger signal, the result's way back) and of each MPI phase;
 # the ratio of the p50s (target <= 1.15) and the write's p50 (target
 # <= 0.30 s).  RESCHED_MPI_SPAWN=collective in the environment is passed
-# to the job (docs/MIGRATION.md).  Then a second job with --state-mb 32: one move, the retired
-# process's RSS before and 0.5 s after (it stays alive until the job ends).
+# to the job (docs/MIGRATION.md).  Then a second job with --state-mb 32:
+# one move, the retired process's RSS before and 0.5 s after (it stays
+# alive until the job ends).
 # Needs root, Open MPI and python3; make all first.
 set -u
 N=${1:-20}
