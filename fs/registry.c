@@ -1506,7 +1506,9 @@ int reg_proc_register(struct registry *r, const char *host,
 
 int reg_proc_update(struct registry *r, int job, int status, int code)
 {
+	struct reg_abort ab;
 	struct reg_job *j;
+	int aborted = 0;
 
 	if (status != JOB_RUNNING && status != JOB_DONE && status != JOB_FAILED &&
 	    status != JOB_MIGRATED)
@@ -1517,10 +1519,22 @@ int reg_proc_update(struct registry *r, int job, int status, int code)
 		pthread_mutex_unlock(&r->mu);
 		return -ENOENT;
 	}
+	if (status != JOB_RUNNING && j->mig && !j->mig_done) {
+		/* the process ended mid-move (an MPI job that died in its
+		 * spawn, ...): the writer learns it now, not at the timeout */
+		ab.job = j->id;
+		ab.mig = j->mig;
+		snprintf(ab.reason, sizeof(ab.reason), "the job ended (%s) during the move",
+			 reg_job_status_name(status));
+		mig_finish_locked(r, j, 0, EIO, ab.reason, NULL);
+		aborted = 1;
+	}
 	reg_job_set_status_locked(r, j, status, status == JOB_RUNNING ? -1 : code);
 	if (status != JOB_RUNNING)
 		forget_job_record_locked(r, job);
 	pthread_mutex_unlock(&r->mu);
+	if (aborted)
+		reg_abort_send(r, &ab, 1);
 	return 0;
 }
 

@@ -243,13 +243,17 @@ int mig_init(int *argc, char ***argv)
 	mig_g.argc = *argc;
 	mig_g.argv = *argv;
 	mig_g.start = util_wall_s();
-	connect_agent();
 	on_exit(at_exit, NULL);
 	mig_g.inited = 1;
-	if (getenv("RESCHED_RESTORE_TOKEN"))
+	if (getenv("RESCHED_RESTORE_TOKEN")) {
+		connect_agent();
 		return mig_restore_begin();
+	}
+	/* an MPI successor connects and registers once its state is in
+	 * (mig_mpi.c): the agent gives a connection 10 s to register */
 	if (mig_mpi_init_hook && mig_mpi_init_hook() == 1)
-		return 0;             /* an MPI successor: registers later */
+		return 0;
+	connect_agent();
 	register_first();
 	return 0;
 }

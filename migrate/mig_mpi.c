@@ -328,6 +328,8 @@ static int register_successor(const struct mig_mpi_hand *h, int rank, int size,
 	mig_g.mpi.rank = rank;
 	mig_g.mpi.size = size;
 	snprintf(mig_g.job, sizeof(mig_g.job), "%s", h->job);
+	if (!mig_local_up(&mig_g.local))   /* connected only now: see mig_init */
+		mig_local_open(&mig_g.local, err, errlen);
 	if (!mig_local_up(&mig_g.local)) {
 		if (!h->token[0])
 			return 0;
@@ -599,6 +601,14 @@ static int own_exe(struct mv *mv)
 		return -1;
 	}
 	mv->exe[n] = 0;
+	/* the file was replaced (a rebuild) or removed since the job started:
+	 * a spawn of it fails in a way that ends the whole job */
+	if ((size_t)n > 10 && strcmp(mv->exe + n - 10, " (deleted)") == 0) {
+		snprintf(mv->err, sizeof(mv->err), "the program %.150s was replaced "
+			 "or removed since this rank started: no successor can run it",
+			 mv->exe);
+		return -1;
+	}
 	return 0;
 }
 

@@ -525,6 +525,15 @@ TEST(registry_mpi_rank_moves)
 	CHECK_STR_EQ(reg_job_locked(r, 1)->host, "h3");
 	CHECK_INT_EQ(reg_job_locked(r, 1)->pid, 20);
 	reg_unlock(r);
+	/* the job dies mid-move: the move fails now, not at the timeout */
+	CHECK_INT_EQ(reg_migrate_request(r, 1, "h1", 1000, "user", 0, NULL, NULL,
+					 err), 0);
+	CHECK_INT_EQ(reg_proc_exit(r, 1, JOB_FAILED, -1), 0);
+	reg_lock(r);
+	CHECK_STR_HAS(reg_job_locked(r, 1)->result, "the job ended (failed) during the move");
+	CHECK_INT_EQ(reg_job_locked(r, 1)->status, JOB_FAILED);
+	reg_unlock(r);
+	CHECK_INT_EQ(c.abort_calls, 1);
 	reg_free(r);
 }
 
