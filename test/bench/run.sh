@@ -26,8 +26,9 @@ for b in test/bench/*.sh; do
         case "$b" in *"${1:-}"*) ;; *) continue ;; esac
     fi
     echo "== $(basename "$b" .sh)" | tee -a "$out"
-    sh "$b" 2>&1 | tee -a "$out"
-    st=$?
+    # the script's own status, not tee's
+    { sh "$b" 2>&1; echo $? > build/bench/.status; } | tee -a "$out"
+    st=$(cat build/bench/.status)
     [ $st -eq 0 ] || [ $st -eq 77 ] || rc=1
 done
 echo "results in $out"
