@@ -891,6 +891,8 @@ static int on_job_id(struct agent_local *l, const struct msg *m)
 	for (struct lproc *p = l->procs; p; p = p->next) {
 		if (p->local != (long)local)
 			continue;
+		if (p->token_claim && p->job != job)
+			p->token_claim = 0;   /* the registry said no: a job of its own */
 		p->job = job;
 		msg_setf(p->reg, "job", "%d", job);
 		/* the id is settled: a later re-announce is the host's own
@@ -923,6 +925,7 @@ static int on_migrate(struct agent_local *l, const struct msg *m)
 	}
 	if (!(cmd = msg_new("migrate")) || copy_key(cmd, m, "to") < 0 ||
 	    copy_key(cmd, m, "host") < 0 ||
+	    msg_setf(cmd, "sent", "%.6f", util_now_s()) < 0 ||
 	    copy_key(cmd, m, "token") < 0 || copy_key(cmd, m, "dest") < 0 ||
 	    msg_send_fd(p->fd, cmd) < 0) {
 		msg_free(cmd);

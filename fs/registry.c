@@ -1714,6 +1714,13 @@ static size_t reg_mig_expire_locked(struct registry *r, double now,
 		if (!j || !j->mig || j->mig_done ||
 		    now - j->mig_started < r->sched.migrate_timeout)
 			continue;
+		/* an MPI rank's successor that registered has the state: the
+		 * source's result, due any moment, decides; failing the move now
+		 * would lose the job's record if it succeeds.  Only a move
+		 * twice over the limit is failed then. */
+		if (j->mig_succ_pid &&
+		    now - j->mig_started < 2 * r->sched.migrate_timeout)
+			continue;
 		ab[n].job = j->id;
 		ab[n].mig = j->mig;
 		snprintf(ab[n].reason, sizeof(ab[n].reason),

@@ -510,6 +510,14 @@ static void take_signal(void)
 			snprintf(mig_g.job, sizeof(mig_g.job), "%s", msg_get(m, "job"));
 		if (!strcmp(msg_type(m), "migrate") &&
 		    command_host(m, host, sizeof(host)) == 0) {
+			double sent;
+
+			/* the agent's own clock reading (CLOCK_MONOTONIC, one
+			 * host): when the command was given, whatever signal
+			 * raised the flag we are here for */
+			if (msg_get_num(m, "sent", &sent) == 0 && sent > 0 &&
+			    sent <= util_now_s())
+				t0 = sent;
 			want_move(host, msg_get(m, "token"), t0 > 0 ? t0 : util_now_s());
 			msg_free(m);
 			return;

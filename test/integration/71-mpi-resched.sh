@@ -102,6 +102,19 @@ ok "h3's agent stopped: $out; $(field "$ID" migrate)"
 wait_until 20 sh -c "[ \"\$(cat '$M/procs/$ID/status')\" = running ]" || fail "rank 2 status $(field "$ID" status)"
 wait_until 20 sh -c "[ \$(grep -l running '$M'/procs/*/status | wc -l) -eq 4 ]" ||
     fail "not every rank running again after h3's agent came back"
+# a move slower than sched/migrate_timeout: ETIMEDOUT, the successor's late
+# claim is refused (the token of a failed move), it leaves, the rank stays
+echo 0.2 > "$M/sched/migrate_timeout" || fail "cannot set sched/migrate_timeout"
+out=$(bash -c "echo h3 > '$M/procs/$ID/migrate'" 2>&1) && fail "a move over the timeout succeeded"
+echo "$out" | grep -q "timed out" || fail "move over the timeout: $out"
+echo 120 > "$M/sched/migrate_timeout"
+ok "over sched/migrate_timeout: $out; $(field "$ID" migrate)"
+sleep 3        # the MPI side of that move ends on its own
+[ "$(field "$ID" host)" = h4 ] && [ "$(field "$ID" status)" = running ] ||
+    fail "rank 2 after the timed-out move: $(field "$ID" host) $(field "$ID" status)"
+ranks_running() { [ "$(grep -l running "$M"/procs/*/status | wc -l)" -eq 4 ]; }
+wait_until 30 ranks_running || fail "running jobs after the timed-out move: $(grep . "$M"/procs/*/status)"
+
 # ---- three moves ---------------------------------------------------------
 n=$(wc -l < "$M/procs/$ID/history")
 for to in h3 h4 h3; do
