@@ -348,10 +348,10 @@ TEST(cgroup_live_busy_loop_under_quota)
 	memset(&c, 0, sizeof(c));
 	snprintf(c.name, sizeof(c.name), "resched-test-%d", (int)getpid());
 	if (geteuid() != 0 || live_make(&c) < 0) {
-		printf("    skipped: cannot create v1 cpu+memory cgroups (%s)\n",
-		       strerror(errno));
+		int e = errno;
+
 		live_remove(&c);
-		return;
+		SKIP("cannot create v1 cpu+memory cgroups (%s)", strerror(e));
 	}
 	if (write_str(c.cpu, "cpu.cfs_period_us", "100000\n") < 0 ||
 	    write_str(c.cpu, "cpu.cfs_quota_us", "30000\n") < 0 ||

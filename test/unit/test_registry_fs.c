@@ -173,10 +173,8 @@ TEST(registry_fs_inotify_through_the_mount)
 	struct mounted m;
 	int in;
 
-	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
-		fprintf(stderr, "  (skipped: needs root and /dev/fuse)\n");
-		return;
-	}
+	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
+		SKIP("needs root and /dev/fuse");
 	if (mount_all(&m) < 0) {
 		unmount_all(&m);
 		unit_fail(__FILE__, __LINE__, "cannot mount %s", m.dir);
@@ -288,10 +286,8 @@ TEST(registry_fs_migrate_write_blocks_until_result)
 	struct mig_hook hk = { NULL, 0, 0, 0 };
 	struct reg_net_hooks h = { &hk, NULL, hook_migrate, NULL, NULL };
 
-	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
-		fprintf(stderr, "  (skipped: needs root and /dev/fuse)\n");
-		return;
-	}
+	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
+		SKIP("needs root and /dev/fuse");
 	if (mount_all(&m) < 0) {
 		unmount_all(&m);
 		unit_fail(__FILE__, __LINE__, "cannot mount %s", m.dir);
@@ -334,10 +330,8 @@ TEST(registry_fs_10000_hosts)
 {
 	struct mounted m;
 
-	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
-		fprintf(stderr, "  (skipped: needs root and /dev/fuse)\n");
-		return;
-	}
+	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
+		SKIP("needs root and /dev/fuse");
 	if (mount_all(&m) < 0) {
 		unmount_all(&m);
 		unit_fail(__FILE__, __LINE__, "cannot mount %s", m.dir);

@@ -6,8 +6,10 @@
  *
  * Each TEST registers itself from a constructor; the runner (unit_main.c)
  * runs them all, or only those whose name contains argv[1], and prints
- * "N passed, N failed" last.  A failed CHECK reports file:line and ends
- * that test.  Fixtures are read relative to the repository root, which is
+ * "N passed, N failed, N skipped" last.  A failed CHECK reports file:line
+ * and ends that test; SKIP("why") ends it as skipped, and the runner
+ * prints the reason (a test that cannot run here must not count as
+ * passed).  Fixtures are read relative to the repository root, which is
  * where `make unit` runs (UNIT_ROOT overrides).
  */
 #ifndef RESCHED_UNIT_H
@@ -25,6 +27,8 @@ struct unit_test {
 void unit_register(struct unit_test *t);
 void unit_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Mark the running test skipped, with the reason (printf format). */
+void unit_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Path of a fixture under test/fixtures/, in a static buffer. */
 const char *unit_fixture(const char *rel);
 
@@ -36,6 +40,12 @@ const char *unit_fixture(const char *rel);
 		unit_register(&name##_unit);                              \
 	}                                                                 \
 	static void name(void)
+
+#define SKIP(...)                                                         \
+	do {                                                              \
+		unit_skip(__VA_ARGS__);                                   \
+		return;                                                   \
+	} while (0)
 
 #define CHECK(c)                                                          \
 	do {                                                              \

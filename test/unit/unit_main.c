@@ -8,6 +8,7 @@
 
 static struct unit_test *tests;
 static int failed_now;
+static char skipped_now[256];     /* the reason, "" when not skipped */
 
 void unit_register(struct unit_test *t)
 {
@@ -34,6 +35,17 @@ void unit_fail(const char *file, int line, const char *fmt, ...)
 	failed_now = 1;
 }
 
+void unit_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(skipped_now, sizeof(skipped_now), fmt, ap);
+	va_end(ap);
+	if (!skipped_now[0])
+		snprintf(skipped_now, sizeof(skipped_now), "no reason given");
+}
+
 const char *unit_fixture(const char *rel)
 {
 	static char buf[4096];
@@ -45,7 +57,7 @@ const char *unit_fixture(const char *rel)
 
 int main(int argc, char **argv)
 {
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* daemons' one-line-per-event logs are noise here; UNIT_VERBOSE=1 shows them */
@@ -54,15 +66,19 @@ int main(int argc, char **argv)
 		if (argc > 1 && !strstr(t->name, argv[1]))
 			continue;
 		failed_now = 0;
+		skipped_now[0] = 0;
 		t->fn();
 		if (failed_now) {
 			printf("FAIL %s\n", t->name);
 			failed++;
+		} else if (skipped_now[0]) {
+			printf("skip %s: %s\n", t->name, skipped_now);
+			skipped++;
 		} else {
 			printf("ok   %s\n", t->name);
 			passed++;
 		}
 	}
-	printf("%d passed, %d failed\n", passed, failed);
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;
 }
