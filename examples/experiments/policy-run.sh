@@ -20,7 +20,7 @@
 #   plain          bin/test_tree, one process (the first version of Table 2)
 # EXP_POL_ARGS overrides the job's arguments (defaults below, per app).
 #
-# Writes OUTDIR/policyN.{result,events,why,history,decisions,hosts,moves};
+# Writes OUTDIR/policyN.{result,events,why,history,decisions,hosts,moves,joblog};
 # the result line is
 #   "policy N total S source S dest S migration S to HOST moves K"
 # source = job start -> first migration-requested; migration = first
@@ -37,7 +37,7 @@ case "$APP" in
     plain) NPROC=1
            DEF_ARGS="--levels 14 --trees 6 --iterations 2000 --seed 11" ;;
     mpi)   NPROC=${EXP_POL_RANKS:-2}
-           DEF_ARGS="--levels 14 --trees 6 --iterations 5000 --seed 11" ;;
+           DEF_ARGS="--levels 14 --trees 6 --iterations 2000 --seed 11" ;;
     *) echo "policy-run.sh: EXP_POL_APP must be mpi or plain" >&2; exit 1 ;;
 esac
 ARGS=${EXP_POL_ARGS:-$DEF_ARGS}
@@ -48,7 +48,7 @@ POLICY=$EXP_ROOT/examples/policies/policy$N.policy
 [ -f "$POLICY" ] || exp_die "$POLICY: no such policy"
 if [ "$APP" = mpi ]; then
     command -v mpirun >/dev/null || exp_die "EXP_POL_APP=mpi needs Open MPI (mpirun)"
-    [ -x "$EXP_ROOT/bin/test_tree_mpi" ] || exp_die "bin/test_tree_mpi missing: run make first"
+    [ -x "${EXP_POL_MPI_PROG:-$EXP_ROOT/bin/test_tree_mpi}" ] || exp_die "bin/test_tree_mpi missing: run make first"
 fi
 
 exp_init "policy$N"
@@ -56,10 +56,13 @@ exp_init "policy$N"
 # tests) must not delete the program a move spawns (Open MPI starts the
 # successor from the rank's /proc/self/exe, "bin/test_tree_mpi (deleted)").
 # The plain job's successor is the schema's <binary>, bin/test_tree.
+# policies.sh takes one copy for its three runs (EXP_POL_MPI_PROG), so they
+# run the same build even when bin/ is rebuilt between them.
 PROG=$EXP_ROOT/bin/test_tree
 if [ "$APP" = mpi ]; then
     mkdir -p "$T/bin" && PROG=$T/bin/test_tree_mpi &&
-        cp "$EXP_ROOT/bin/test_tree_mpi" "$PROG" || exp_die "cannot copy bin/test_tree_mpi"
+        cp "${EXP_POL_MPI_PROG:-$EXP_ROOT/bin/test_tree_mpi}" "$PROG" ||
+        exp_die "cannot copy ${EXP_POL_MPI_PROG:-bin/test_tree_mpi}"
 fi
 exp_registry
 # The policies judge hosts by metrics (load1, procs, net_bps), not by rule
@@ -79,9 +82,11 @@ echo auto > "$M/sched/mode"
 
 CPORT=$((19000 + $$ % 1000))
 cluster_bg h5 "$T/recv.log" "$PY" "$EXP_DIR/comm.py" recv "$(cluster_addr h5)" "$CPORT"
+COMM_PIDS=$CL_LAST_PID
 sleep 0.5
 cluster_bg h2 "$T/send.log" "$PY" "$EXP_DIR/comm.py" send "$(cluster_addr h5)" "$CPORT" \
     "${EXP_POL_MBPS:-7}" "${EXP_POL_COMM_WORK:-5}"
+COMM_PIDS="$COMM_PIDS $CL_LAST_PID"
 BUSY_PIDS=""
 exp_busy h3 "${EXP_POL_H3_LOAD:-3}"
 # h3 must look loaded and h2 communicating before the job starts
@@ -152,16 +157,23 @@ for j in $JOBS; do
         $2 == "migration-finished" { for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
             printf "job %s requested %s finished %s from %s to %s secs %.3f\n", j, r, $1, f["from"], f["to"], $1 - r }'
 done | sort -k4 -n > "$OUT/policy$N.moves"
-# the unmigrated run's sum, computed once per application and argument set
+# The unmigrated run's sum, computed once per application and argument
+# set: the job of a run without moves (policy 1, run first) is one;
+# otherwise a run outside the cluster, after this run's loads are stopped.
 REFF=$OUT/policy-reference.sum
 KEY="$APP $NPROC $ARGS"
 if [ "$(head -1 "$REFF" 2>/dev/null)" != "$KEY" ]; then
-    if [ "$APP" = mpi ]; then
-        RESCHED_RUN=$T/none timeout 600 mpirun -np "$NPROC" $MPIRUN_OPTS \
-            "$PROG" $ARGS --out "$T/ref.sum" >/dev/null 2>&1
-        REFS=$(cat "$T/ref.sum" 2>/dev/null)
+    if [ ! -s "$OUT/policy$N.moves" ] && ! grep -q "migration-" "$T/events.log"; then
+        REFS=$(cat "$T/job.sum")
     else
-        REFS=$(RESCHED_RUN=$T/none "$PROG" $ARGS 2>/dev/null | tail -1)
+        for _p in $BUSY_PIDS $COMM_PIDS; do kill "$_p" 2>/dev/null; done
+        if [ "$APP" = mpi ]; then
+            RESCHED_RUN=$T/none timeout 1200 mpirun -np "$NPROC" $MPIRUN_OPTS \
+                "$PROG" $ARGS --out "$T/ref.sum" >/dev/null 2>&1
+            REFS=$(cat "$T/ref.sum" 2>/dev/null)
+        else
+            REFS=$(RESCHED_RUN=$T/none "$PROG" $ARGS 2>/dev/null | tail -1)
+        fi
     fi
     printf '%s\n%s\n' "$KEY" "$REFS" > "$REFF"
 fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-all.sh — `make experiments`: the paper's three experiments in turn
 # (docs/EVALUATION.md).  Root.  Results in build/experiments/, plots in
-# docs/*.png.  Takes about 2 x EXP_OVERHEAD_SECONDS (default 600) + 18 min.
+# docs/*.png.  Takes about 2 x EXP_OVERHEAD_SECONDS (default 600) + 25 min.
 set -u
 EXP_DIR=$(cd "$(dirname "$0")" && pwd)
 OUT=$EXP_DIR/../../build/experiments
