@@ -44,6 +44,20 @@ mpirun_job() {
         --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 --mca routed direct \
         -x RESCHED_RUN -x RESCHED_MPI_HOSTFILE $_x "$TT" "$@"
 }
+# job_sync LOG [VAR=VALUE...] -- ARGS...: mpirun_job, waited for; 0 when
+# it succeeded.  A job that Open MPI's runtime lost ("ORTE does not know
+# how to route a message", seen about once in 25 jobs here even with
+# routed=direct; it happens before or after libmigrate's part) runs once
+# more, and the test says so.
+job_sync() {
+    mpirun_job "$@"
+    wait "$CL_LAST_PID" && return 0
+    grep -q "ORTE does not know how to route" "$1" || return 1
+    echo "note: Open MPI lost the job ($1: ORTE does not know how to route); running it again"
+    mv "$1" "$1.lost"
+    mpirun_job "$@"
+    wait "$CL_LAST_PID"
+}
 # field LOG RANK WORD: the value after WORD on the final line of RANK
 field() { awk -v r="$2" -v w="$3" '$1 == "rank" && $2 == r && / ran / {
     for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' "$1"; }
@@ -62,8 +76,7 @@ wait_moved() {
 }
 
 # ---- unmigrated reference ---------------------------------------------------
-mpirun_job "$T/plain.log" -- $ARGS
-wait "$CL_LAST_PID" || fail "unmigrated job failed"
+job_sync "$T/plain.log" -- $ARGS || fail "unmigrated job failed"
 S0=$(sum_of "$T/plain.log")
 [ -n "$S0" ] || fail "no sum from the unmigrated job"
 [ "$(field "$T/plain.log" 2 addr)" = "$A3" ] || fail "rank 2 not on h3 ($A3)"
@@ -124,13 +137,12 @@ wait "$JOB" || fail "job with RESCHED_MPI_RETIRE=exit failed"
 
 # ---- failures: the rank stays where it is -------------------------------------
 BAD=$(echo "$A4" | sed 's/\.[0-9]*$/.250/')
-mpirun_job "$T/badhost.log" RESCHED_MPI_TEST_MIGRATE="2:10:$BAD" -- $ARGS
-wait "$CL_LAST_PID" || fail "job with a bad destination failed"
+job_sync "$T/badhost.log" RESCHED_MPI_TEST_MIGRATE="2:10:$BAD" -- $ARGS ||
+    fail "job with a bad destination failed"
 grep -q "rank 2: migration to $BAD failed: host $BAD is not in the job" "$T/badhost.log" ||
     fail "bad destination not reported"
-mpirun_job "$T/corrupt.log" RESCHED_MPI_TEST_MIGRATE="2:10:$A4" \
-    RESCHED_TEST_CORRUPT_AT=300 -- $ARGS
-wait "$CL_LAST_PID" || fail "job with a corrupted stream failed"
+job_sync "$T/corrupt.log" RESCHED_MPI_TEST_MIGRATE="2:10:$A4" \
+    RESCHED_TEST_CORRUPT_AT=300 -- $ARGS || fail "job with a corrupted stream failed"
 grep -q "rank 2: migration to $A4 failed: destination refused: checksum mismatch" \
     "$T/corrupt.log" || fail "checksum mismatch not reported"
 # a destination with no free slot: the spawn fails (at the moving rank

@@ -10,7 +10,8 @@
 # starts anything (no RUN/jobs log); the other ranks' pids never change; the
 # retired process stays asleep with its 48 MiB array given back (RSS); the
 # successor has its predecessor's environment (but for Open MPI's own
-# per-process variables and RESCHED_RUN, its host's) and working directory;
+# per-process variables and RESCHED_RUN, its host's), working directory,
+# umask, credentials, groups and resource limits;
 # the sum equals the unmigrated run's.  And the failures of issue 11 item 7
 # that need no load: a destination outside the job's hostfile (EINVAL,
 # refused before anything is sent); a destination whose agent stops
@@ -55,6 +56,8 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # Open MPI sets per process and without RESCHED_RUN (each host's own)
 env_of() { tr '\0' '\n' < "/proc/$1/environ" |
     grep -Ev '^(OMPI_|PMIX_|OPAL_|ORTE_|RESCHED_RUN=)' | sort; }
+# ctx_of PID: its umask, uid, gid, supplementary groups and resource limits
+ctx_of() { grep -E '^(Umask|Uid|Gid|Groups):' "/proc/$1/status"; cat "/proc/$1/limits"; }
 # rank_job R: the id of the job whose mpi file says rank R
 rank_job() { for d in "$M"/procs/*/; do
     [ -f "$d/mpi" ] && [ "$(awk '{print $2}' "$d/mpi")" = "$1" ] &&
@@ -121,6 +124,7 @@ for to in h3 h4 h3; do
     oldpid=$(field "$ID" pid)
     rss0=$(rss_kb "$oldpid")
     env_of "$oldpid" > "$T/env.before"
+    ctx_of "$oldpid" > "$T/ctx.before"
     cwd0=$(readlink "/proc/$oldpid/cwd")
     t0=$(date +%s%N)
     echo "$to" > "$M/procs/$ID/migrate" || fail "echo $to > migrate: $(field "$ID" migrate)"
@@ -140,6 +144,9 @@ for to in h3 h4 h3; do
     cmp -s "$T/env.before" "$T/env.after" ||
         fail "the successor's environment differs: $(diff "$T/env.before" "$T/env.after" | head -5)"
     [ "$(readlink "/proc/$newpid/cwd")" = "$cwd0" ] || fail "cwd $(readlink "/proc/$newpid/cwd") != $cwd0"
+    ctx_of "$newpid" > "$T/ctx.after"
+    cmp -s "$T/ctx.before" "$T/ctx.after" ||
+        fail "the successor's umask, groups or limits differ: $(diff "$T/ctx.before" "$T/ctx.after" | head -5)"
     sleep 0.5
     rss1=$(rss_kb "$oldpid")
     [ -n "$rss1" ] || fail "retired pid $oldpid is gone (it waits for the job's end)"
