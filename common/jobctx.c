@@ -637,35 +637,24 @@ static void read_environ(struct jobctx *c, pid_t pid, char *dropped, size_t dl)
 	free(buf);
 }
 
-static void read_status(struct jobctx *c, pid_t pid, char *dropped, size_t dl)
+/* /proc/PID/NAME (at most max bytes) through parse into c; what cannot be
+ * read or parsed is named in dropped.  /proc/PID/limits is readable by
+ * anyone, where prlimit(2) on another process needs CAP_SYS_RESOURCE or
+ * the same ids. */
+static void read_part(struct jobctx *c, pid_t pid, const char *name, size_t max,
+		      int (*parse)(struct jobctx *, const char *, char *, size_t),
+		      char *dropped, size_t dl)
 {
 	char path[64], why[JOBCTX_ERR_LEN];
 	char *buf;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(buf = util_read_file(path, 1 << 20, NULL))) {
-		add_dropped(dropped, dl, "status", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if (!(buf = util_read_file(path, max, NULL))) {
+		add_dropped(dropped, dl, name, strerror(errno));
 		return;
 	}
-	if (jobctx_parse_status(c, buf, why, sizeof(why)) < 0)
-		add_dropped(dropped, dl, "status", why);
-	free(buf);
-}
-
-/* /proc/PID/limits: readable by anyone, where prlimit(2) on another
- * process needs CAP_SYS_RESOURCE or the same ids. */
-static void read_limits(struct jobctx *c, pid_t pid, char *dropped, size_t dl)
-{
-	char path[64], why[JOBCTX_ERR_LEN];
-	char *buf;
-
-	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
-	if (!(buf = util_read_file(path, 1 << 16, NULL))) {
-		add_dropped(dropped, dl, "limits", strerror(errno));
-		return;
-	}
-	if (jobctx_parse_limits(c, buf, why, sizeof(why)) < 0)
-		add_dropped(dropped, dl, "limits", why);
+	if (parse(c, buf, why, sizeof(why)) < 0)
+		add_dropped(dropped, dl, name, why);
 	free(buf);
 }
 
@@ -696,8 +685,8 @@ int jobctx_read_proc(struct jobctx *c, pid_t pid, char *dropped,
 	jobctx_free(c);
 	dropped[0] = 0;
 	read_environ(c, pid, dropped, droppedlen);
-	read_status(c, pid, dropped, droppedlen);
-	read_limits(c, pid, dropped, droppedlen);
+	read_part(c, pid, "status", 1 << 20, jobctx_parse_status, dropped, droppedlen);
+	read_part(c, pid, "limits", 1 << 16, jobctx_parse_limits, dropped, droppedlen);
 	read_fd(pid, 1, &c->out, &c->out_file, dropped, droppedlen);
 	read_fd(pid, 2, &c->err, &c->err_file, dropped, droppedlen);
 	return 0;
